@@ -1,0 +1,182 @@
+"""Evaluation: the week's metrics (next-week and holdout protocols) and their history."""
+
+
+import io
+import math
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+
+from vodrec_assets import schema
+from vodrec_assets.assets.common import OWNERS, weekly_asset_kwargs
+from vodrec_assets.assets.loaders import load_model, load_score_matrix
+from vodrec_assets.partitions import previous_week, weekly_partitions
+from vodrec_assets.quality import QualityPolicy
+from vodrec_assets.recsys.evaluation import holdout_protocol, next_week_protocol
+from vodrec_assets.recsys.matrix import ScoreMatrix
+from vodrec_assets.recsys.metrics import legacy_diversity
+from vodrec_assets.recsys.model import EmbeddingModel, LightFMConfig
+from vodrec_assets.recsys.topk import NO_ITEM, recommend_top_k
+from vodrec_assets.resources import ArtifactStore, SourceDatabase
+
+LEGACY_SAMPLE_USERS = 2000
+# The original dashboard's files and the metric each showed.
+LEGACY_DASHBOARD = {
+    "precision": "holdout_precision_at_10",
+    "recall": "holdout_recall_at_10",
+    "map": "holdout_map_at_10",
+    "mar": "holdout_mar_at_10",
+    "all_diversity": "legacy_diversity",
+}
+
+_this_and_previous_week = dg.TimeWindowPartitionMapping(
+    start_offset=-1, end_offset=0, allow_nonexistent_upstream_partitions=True
+)
+
+
+def _legacy_diversity(model: EmbeddingModel, matrix: ScoreMatrix) -> float:
+    """The original's id-cosine "diversity" over (a fixed sample of) all subscribers' top 10."""
+    item_ids = matrix.item_ids
+    n_users = matrix.shape[0]
+    users = np.arange(n_users) if n_users <= LEGACY_SAMPLE_USERS else np.sort(
+        np.random.default_rng(0).choice(n_users, LEGACY_SAMPLE_USERS, replace=False))
+    top = recommend_top_k(model.scorer(), n_users, 10, exclude=matrix.interactions,
+                          allowed_items=matrix.item_allowed, users=users)
+    ids = np.where(top.items == NO_ITEM, 0, item_ids[np.maximum(top.items, 0)])
+    return legacy_diversity(ids)
+
+
+@dg.asset(
+    group_name="evaluation", kinds={"lightfm", "json"}, code_version="1", pool="lightfm_training",
+    deps=[
+        dg.AssetDep("trained_model", partition_mapping=_this_and_previous_week),
+        dg.AssetDep("score_matrix", partition_mapping=_this_and_previous_week),
+        "weekly_pair_stats",
+    ],
+    **weekly_asset_kwargs(),
+)
+def weekly_metrics(context: dg.AssetExecutionContext, artifacts: ArtifactStore,
+                   quality: QualityPolicy) -> dg.MaterializeResult:
+    """The week's metrics, each a plain float plotted week by week in the UI.
+
+    - next-week protocol (primary, unprefixed keys): last week's model ranks programs for this week's
+      active subscribers, scored against the programs they newly watched this week; `popularity_*` is a
+      popularity baseline scored the same way. The first week has no previous model and says so.
+    - the original's protocol (`holdout_*`, `holdout_popularity_*`): 25 % of watched pairs held out at
+      random (seed 0), a model with the week's hyperparameters (from its trained_model) trained on the rest.
+    - `legacy_diversity`: the original dashboard's id-cosine value, kept for continuity only.
+    Definitions: docs/metrics.md.
+    """
+    week = context.partition_key
+    metrics: dict[str, float] = {}
+    notes: dict[str, str] = {}
+    prev = previous_week(week)
+    if prev and artifacts.exists(f"trained_model/{prev}.json") and artifacts.exists(f"score_matrix/{prev}.json"):
+        prev_model, _, _ = load_model(artifacts, prev)
+        prev_matrix = load_score_matrix(artifacts, prev)
+        week_pairs = artifacts.read_parquet(f"weekly_pair_stats/{week}.parquet")
+        next_week = next_week_protocol(prev_model, prev_matrix, week_pairs)
+        if next_week:
+            metrics |= {k: v for k, v in next_week.items() if k != "users" and k != "popularity_users"}
+            metrics["next_week_users"] = float(next_week["users"])
+            notes["next_week_protocol"] = f"model of {prev} scored on subscribers active in {week}"
+        else:
+            notes["next_week_protocol"] = f"skipped: no subscriber of {prev}'s model newly watched anything in {week}"
+    else:
+        notes["next_week_protocol"] = (
+            "skipped: this is the first week, there is no previous model" if prev is None
+            else f"skipped: no trained model for the previous week {prev}"
+        )
+    matrix = load_score_matrix(artifacts, week)
+    model, _, _ = load_model(artifacts, week)
+    holdout = holdout_protocol(matrix, LightFMConfig(**model.config))
+    metrics |= {k: v for k, v in holdout.items() if not k.endswith("users")}
+    if holdout:
+        metrics["holdout_users"] = float(holdout["holdout_users"])
+    metrics["legacy_diversity"] = _legacy_diversity(model, matrix)
+    metrics = {k: float(v) for k, v in metrics.items() if v is not None and math.isfinite(float(v))}
+    gate_passed, gate_reason = quality.gate(metrics)
+    artifacts.write_json(f"weekly_metrics/{week}.json", {
+        "week": week, "metrics": metrics, "notes": notes,
+        "quality_gate_passed": gate_passed, "quality_gate_reason": gate_reason,
+    })
+    return dg.MaterializeResult(metadata={**metrics, **notes, "quality_gate": gate_reason})
+
+
+def load_weekly_metrics(artifacts: ArtifactStore) -> list[dict]:
+    """Every stored week's metrics, oldest first (one record per week: re-runs replace, never append)."""
+    keys = [k for k in artifacts.list_keys("weekly_metrics/") if k.endswith(".json")]
+    valid = set(weekly_partitions.get_partition_keys())
+    records = [artifacts.read_json(k) for k in keys]
+    return sorted((r for r in records if r["week"] in valid), key=lambda r: r["week"])
+
+
+def legacy_dashboard_files(history: pd.DataFrame) -> dict[str, dict]:
+    """The original React dashboard's `model_accuracy/<metric>.json`, one value per week in week order."""
+    files = {}
+    if history.empty:
+        return files
+    first = pd.Timestamp(history["week"].min()).strftime("%Y.%m.%d")
+    for name, column in LEGACY_DASHBOARD.items():
+        if column in history:
+            label = {"map": "MAP", "mar": "MAR", "all_diversity": "all_Diversity"}.get(name, name.capitalize())
+            values = [[round(float(v), 5)] for v in history[column] if pd.notna(v)]
+            files[name] = {"columns": [[f"{label}({first})"]], "values": values}
+    return files
+
+
+def plot_history(history: pd.DataFrame) -> bytes:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=False)
+    weeks = pd.to_datetime(history["week"])
+    for ax, prefix, title in ((axes[0], "", "next-week protocol"), (axes[1], "holdout_", "holdout protocol (original)")):
+        for metric, style in (("precision_at_10", "-o"), ("map_at_10", "-s")):
+            for who, color in (("", "tab:blue"), ("popularity_", "tab:gray")):
+                col = f"{prefix}{who}{metric}"
+                if col in history and history[col].notna().any():
+                    ax.plot(weeks, history[col], style, color=color, alpha=1.0 if not who else 0.7,
+                            label=f"{'model' if not who else 'popularity'} {metric}")
+        ax.set_title(title)
+        ax.set_xlabel("week")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+        ax.tick_params(axis="x", rotation=45)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100, metadata={"Software": None})
+    plt.close(fig)
+    return buf.getvalue()
+
+
+@dg.asset(
+    group_name="evaluation", kinds={"pandas", "parquet"}, code_version="1", owners=OWNERS,
+    deps=["weekly_metrics"], automation_condition=dg.AutomationCondition.eager(),
+)
+def metrics_history(context: dg.AssetExecutionContext, artifacts: ArtifactStore,
+                    source_db: SourceDatabase) -> dg.MaterializeResult:
+    """Every week's metrics as one table, rebuilt from the weekly partitions each time (a re-run never
+    duplicates a week): `metrics_history/metrics_history.parquet`, a PNG plot, the original dashboard's
+    `model_accuracy/<metric>.json` files, and the `metrics_history` table the dashboard page reads."""
+    records = load_weekly_metrics(artifacts)
+    history = pd.DataFrame([{"week": r["week"], **r["metrics"], "quality_gate_passed": float(r["quality_gate_passed"])}
+                            for r in records])
+    if history.empty:
+        history = pd.DataFrame({"week": pd.Series(dtype="string")})
+    artifacts.write_parquet("metrics_history/metrics_history.parquet", history)
+    for name, payload in legacy_dashboard_files(history).items():
+        artifacts.write_json(f"model_accuracy/{name}.json", payload)
+    metadata: dict = {"weeks": int(len(history))}
+    if len(history):
+        png = plot_history(history)
+        artifacts.put_bytes("metrics_history/metrics.png", png)
+        long = history.melt(id_vars="week", var_name="metric", value_name="value").dropna(subset=["value"])
+        source_db.replace_all_rows("metrics_history", long)
+        last = history.iloc[-1]
+        metadata |= {"last_week": str(last["week"]), "plot": artifacts.uri("metrics_history/metrics.png"),
+                     "preview": dg.MetadataValue.md(history.tail(12).round(4).to_markdown(index=False))}
+    return dg.MaterializeResult(metadata=metadata)

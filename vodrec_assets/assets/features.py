@@ -1,0 +1,118 @@
+"""Features: weekly pair statistics, the window's cleaned ratings, and the sparse score matrix."""
+
+
+import dagster as dg
+import pandas as pd
+
+from vodrec_assets.assets.common import week_of, weekly_asset_kwargs
+from vodrec_assets.partitions import lookback_mapping, window_weeks
+from vodrec_assets.recsys.cleaning import (
+    CLICK_NUMERIC, REASONS, WATCH_NUMERIC, merge_window, validate_logs, weekly_pair_stats as reduce_week,
+)
+from vodrec_assets.recsys.matrix import build_score_matrix
+from vodrec_assets.resources import ArtifactStore
+
+
+@dg.asset(
+    group_name="features", kinds={"pandas", "parquet"}, code_version="1",
+    deps=["raw_vod_logs", "raw_click_logs", "vod_catalog", "subscribers"], **weekly_asset_kwargs(),
+)
+def weekly_pair_stats(context: dg.AssetExecutionContext, artifacts: ArtifactStore) -> dg.MaterializeResult:
+    """One week's raw logs validated and reduced to per-(subscriber, program) statistics: best watch ratio,
+    watch count, click count, latest click. Rows that cannot be used are kept in
+    `quarantined_rows/<week>.parquet` with their reason and counted here; none is dropped silently."""
+    week = context.partition_key
+    start, end = (pd.Timestamp(t) for t in week_of(week))
+    known_users = pd.to_numeric(artifacts.read_parquet(f"subscribers/{week}.parquet", ["subsr_id"])["subsr_id"],
+                                errors="coerce").dropna().to_numpy()
+    known_programs = pd.to_numeric(artifacts.read_parquet(f"vod_catalog/{week}.parquet", ["program_id"])["program_id"],
+                                   errors="coerce").dropna().to_numpy()
+    common = dict(week_start=start, week_end=end, known_subscribers=known_users, known_programs=known_programs)
+    watches = validate_logs(artifacts.read_parquet(f"raw_vod_logs/{week}.parquet"), numeric_columns=WATCH_NUMERIC,
+                            check_runtime=True, **common)
+    clicks = validate_logs(artifacts.read_parquet(f"raw_click_logs/{week}.parquet"), numeric_columns=CLICK_NUMERIC,
+                           check_runtime=False, **common)
+    stats = reduce_week(watches.rows, clicks.rows)
+    quarantined = pd.concat(
+        [watches.quarantined.assign(source_table="vods_sumut"), clicks.quarantined.assign(source_table="contlog")],
+        ignore_index=True,
+    ).astype("string")
+    artifacts.write_parquet(f"weekly_pair_stats/{week}.parquet", stats.pairs)
+    artifacts.write_parquet(f"quarantined_rows/{week}.parquet", quarantined)
+    raw_rows = len(watches.rows) + len(watches.quarantined) + len(clicks.rows) + len(clicks.quarantined)
+    counts = {f"quarantined_{r}": watches.counts[r] + clicks.counts[r] for r in REASONS}
+    summary = {
+        "raw_watch_rows": len(watches.rows) + len(watches.quarantined),
+        "raw_click_rows": len(clicks.rows) + len(clicks.quarantined),
+        "quarantined_rows": len(quarantined),
+        "quarantined_share": float(len(quarantined) / raw_rows) if raw_rows else 0.0,
+        **counts,
+        **stats.counts,
+    }
+    artifacts.write_json(f"weekly_pair_stats/{week}.json", summary)
+    return dg.MaterializeResult(metadata={**summary, "quarantine_path": artifacts.uri(f"quarantined_rows/{week}.parquet")})
+
+
+@dg.asset(
+    group_name="features", kinds={"pandas", "parquet"}, code_version="1",
+    deps=[dg.AssetDep("weekly_pair_stats", partition_mapping=lookback_mapping())], **weekly_asset_kwargs(),
+)
+def cleaned_ratings(context: dg.AssetExecutionContext, artifacts: ArtifactStore) -> dg.MaterializeResult:
+    """The original's cleaning over the lookback window (VODREC_LOOKBACK_WEEKS, default 12; `all` = from
+    the first week): e_bool filter, watch ratio clipped to [0, 1], click and watch counts capped at their
+    95th percentile, click recency (larger = newer), rating = best watch ratio, watched = rating > 0.
+    A merge of the window's weekly pair statistics; the source is never read again."""
+    week = context.partition_key
+    weeks = [w for w in window_weeks(week) if artifacts.exists(f"weekly_pair_stats/{w}.parquet")]
+    if week not in weeks:
+        raise dg.Failure(f"weekly_pair_stats for {week} is missing: materialize it first")
+    ratings = merge_window([artifacts.read_parquet(f"weekly_pair_stats/{w}.parquet") for w in weeks])
+    artifacts.write_parquet(f"cleaned_ratings/{week}.parquet", ratings)
+    quarantine = {r: 0 for r in REASONS}
+    for w in weeks:
+        summary = artifacts.read_json(f"weekly_pair_stats/{w}.json")
+        for r in REASONS:
+            quarantine[r] += int(summary.get(f"quarantined_{r}", 0))
+    watched = ratings["watched"] == 1
+    return dg.MaterializeResult(metadata={
+        "window_weeks": len(weeks),
+        "window": f"{weeks[0]} .. {week}",
+        "pairs": int(len(ratings)),
+        "watched_pairs": int(watched.sum()),
+        "click_only_pairs": int(ratings["rating"].isna().sum()),
+        "subscribers": int(ratings["subsr_id"].nunique()),
+        "programs": int(ratings["program_id"].nunique()),
+        "mean_rating": float(ratings.loc[watched, "rating"].mean()) if watched.any() else 0.0,
+        **{f"window_quarantined_{r}": int(v) for r, v in quarantine.items()},
+    })
+
+
+@dg.asset(
+    group_name="features", kinds={"scipy", "numpy"}, code_version="1",
+    deps=["cleaned_ratings", "vod_catalog", "subscribers"], **weekly_asset_kwargs(),
+)
+def score_matrix(context: dg.AssetExecutionContext, artifacts: ArtifactStore) -> dg.MaterializeResult:
+    """Sparse CSR subscribers x programs interactions (1 where watched) and weights (the rating), with stable
+    sorted id <-> index maps, item features (genre, content class, age limit) and user features (age band,
+    gender, region). Stored as arrays (.npz, no pickle) with a checksummed manifest."""
+    week = context.partition_key
+    matrix = build_score_matrix(
+        artifacts.read_parquet(f"cleaned_ratings/{week}.parquet"),
+        artifacts.read_parquet(f"vod_catalog/{week}.parquet"),
+        artifacts.read_parquet(f"subscribers/{week}.parquet"),
+    )
+    artifacts.write_arrays(f"score_matrix/{week}", matrix.to_arrays(), {"week": week})
+    n_users, n_items = matrix.shape
+    nnz = int(matrix.interactions.nnz)
+    return dg.MaterializeResult(metadata={
+        "subscribers": n_users,
+        "programs": n_items,
+        "recommendable_programs": int(matrix.item_allowed.sum()),
+        "interactions": nnz,
+        "density": float(nnz / (n_users * n_items)) if n_users and n_items else 0.0,
+        "user_features": int(matrix.user_features.shape[1]),
+        "item_features": int(matrix.item_features.shape[1]),
+        "mean_weight": float(matrix.weights.data.mean()) if nnz else 0.0,
+        "path": artifacts.uri(f"score_matrix/{week}.npz"),
+    })
+

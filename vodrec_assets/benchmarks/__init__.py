@@ -1,0 +1,1 @@
+"""Offline benchmarks behind `vodrec movielens-benchmark` and `vodrec bench` (pure: no Dagster)."""

@@ -1,0 +1,145 @@
+"""`vodrec demo`: the main job on the embedded default, every week, through a persistent local instance."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from vodrec_assets import settings
+
+SUMMARY_COLUMNS = [
+    ("precision_at_10", "P@10"),
+    ("popularity_precision_at_10", "pop P@10"),
+    ("map_at_10", "MAP@10"),
+    ("popularity_map_at_10", "pop MAP@10"),
+    ("holdout_precision_at_10", "holdout P@10"),
+    ("holdout_popularity_precision_at_10", "holdout pop P@10"),
+]
+
+# Step-by-step logs stay in the instance (visible in the UI); the terminal shows progress per week.
+QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+LOCAL_INSTANCE_YAML = """\
+# The embedded default's Dagster instance (written by `vodrec demo`): SQLite storage in this folder.
+telemetry:
+  enabled: false
+concurrency:
+  runs:
+    max_concurrent_runs: 2
+  pools:
+    # The only pool is lightfm_training: one LightFM fit at a time on 2 cores.
+    default_limit: 1
+"""
+
+
+def ensure_dagster_home() -> Path:
+    home = Path(os.environ.get("DAGSTER_HOME") or settings.vodrec_home() / "dagster_home").resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        try:
+            from vodrec_assets.instance_config import write_local_instance_config
+
+            write_local_instance_config(home)
+        except ImportError:
+            config.write_text(LOCAL_INSTANCE_YAML)
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+def weeks_with_data(url: str) -> list[str]:
+    """Mondays of the weeks that hold watch logs (a stray clock-reset row does not make a week)."""
+    from vodrec_assets.resources import SourceDatabase
+
+    db = SourceDatabase(url=url)
+    if not db.has_table("vods_sumut") or db.count_rows("vods_sumut") == 0:
+        return []
+    log_dt = pd.to_datetime(db.read_table("vods_sumut", ["log_dt"])["log_dt"].astype("string"), errors="coerce",
+                            format="mixed").dropna()
+    mondays = (log_dt.dt.normalize() - pd.to_timedelta(log_dt.dt.weekday, unit="D")).value_counts()
+    mondays = mondays[mondays >= 0.1 * mondays.max()].sort_index()
+    if mondays.empty:
+        return []
+    first, last = mondays.index.min(), mondays.index.max()
+    return [d.strftime("%Y-%m-%d") for d in pd.date_range(first, last, freq="7D")]
+
+
+def cli_demo(args: argparse.Namespace) -> int:
+    url = settings.source_url(args.source)
+    settings.vodrec_home().mkdir(parents=True, exist_ok=True)
+    weeks = weeks_with_data(url)
+    if not weeks:
+        if args.source:
+            raise SystemExit(f"the source {url} has no watch logs: run `vodrec generate` or `vodrec import-movielens`")
+        from vodrec_assets.sources.synthetic import generate
+
+        print(f"source is empty: generating {args.scale} synthetic data into {url}", flush=True)
+        summary = generate(url, scale=args.scale, weeks=args.weeks)
+        print(f"  generated in {summary.seconds:.1f}s", flush=True)
+        weeks = weeks_with_data(url)
+    if args.limit_weeks:
+        weeks = weeks[: args.limit_weeks]
+    # The partitions must start at the data's first week; set before the code location is imported.
+    os.environ["VODREC_SOURCE_URL"] = url
+    os.environ.setdefault("VODREC_START_DATE", weeks[0])
+    home = ensure_dagster_home()
+
+    import dagster as dg
+
+    from vodrec_assets.definitions import defs
+
+    instance = dg.DagsterInstance.get()
+    job = defs.resolve_job_def("weekly_retrain")
+    print(f"materializing {len(weeks)} weeks ({weeks[0]} .. {weeks[-1]}) with DAGSTER_HOME={home}", flush=True)
+    started = time.perf_counter()
+    failures = []
+    for week in weeks:
+        t0 = time.perf_counter()
+        result = job.execute_in_process(partition_key=week, instance=instance, raise_on_error=False,
+                                        run_config=QUIET_LOGS)
+        status = "ok" if result.success else "FAILED: " + _failure_summary(result)
+        if not result.success:
+            failures.append(week)
+        print(f"  week {week}: {status} in {time.perf_counter() - t0:.1f}s", flush=True)
+    history = defs.resolve_job_def("publish_metrics_history").execute_in_process(
+        instance=instance, raise_on_error=False, run_config=QUIET_LOGS)
+    print(f"all weeks in {time.perf_counter() - started:.1f}s; metrics_history {'ok' if history.success else 'FAILED'}")
+    print_summary(defs)
+    if os.environ.get("VODREC_START_DATE") != settings.DEFAULT_START_DATE:
+        print(f"\nfor the UI on this data: VODREC_START_DATE={os.environ['VODREC_START_DATE']} "
+              f"VODREC_SOURCE_URL={url} make ui")
+    return 1 if failures or not history.success else 0
+
+
+def _failure_summary(result) -> str:
+    failed = [e for e in result.all_events if e.is_step_failure]
+    skipped = [e.step_key for e in result.all_events if e.event_type_value == "STEP_SKIPPED"]
+    gate = [e for e in result.get_asset_check_evaluations() if not e.passed]
+    parts = [f"{e.step_key}: {e.event_specific_data.error.message.strip()[:200]}" for e in failed]
+    parts += [f"check {e.check_name} failed ({e.description})" for e in gate]
+    if skipped:
+        parts.append(f"skipped {', '.join(skipped)}")
+    return "; ".join(parts) or "see the run in the UI"
+
+
+def print_summary(defs) -> None:
+    from vodrec_assets.assets.evaluation import load_weekly_metrics
+
+    artifacts = defs.resources["artifacts"]
+    records = load_weekly_metrics(artifacts)
+    rows = [{"week": r["week"], **{label: r["metrics"].get(key) for key, label in SUMMARY_COLUMNS},
+             "gate": "pass" if r["quality_gate_passed"] else "FAIL"} for r in records]
+    if not rows:
+        print("no weekly metrics")
+        return
+    table = pd.DataFrame(rows)
+    print()
+    print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}", na_rep="-"))
+    means = table[[label for _, label in SUMMARY_COLUMNS]].mean(numeric_only=True)
+    print("\nmean over weeks: " + ", ".join(f"{k} {v:.4f}" for k, v in means.items() if pd.notna(v)))
+
+

@@ -1,0 +1,56 @@
+"""Resources per environment, chosen once from one map (hooli style).
+
+- local (the embedded default): SQLite source under VODREC_HOME, artifacts in a local folder.
+- production: the source database from VODREC_SOURCE_URL (MySQL), artifacts in S3 through
+  dagster-aws's S3Resource (VODREC_S3_BUCKET, VODREC_S3_PREFIX, optional VODREC_S3_ENDPOINT_URL for
+  S3-compatible stores; credentials from the usual AWS_* variables, never from the repository).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import dagster as dg
+from dagster_aws.s3 import S3Resource
+
+from vodrec_assets import settings
+from vodrec_assets.resources import LocalArtifactStore, S3ArtifactStore, SourceDatabase
+
+
+def _local() -> dict[str, Any]:
+    return {
+        "source_db": SourceDatabase(url=settings.source_url()),
+        "artifacts": LocalArtifactStore(root=str(settings.artifacts_dir())),
+    }
+
+
+def _production() -> dict[str, Any]:
+    endpoint = os.environ.get("VODREC_S3_ENDPOINT_URL") or None
+    return {
+        "source_db": SourceDatabase(url=dg.EnvVar("VODREC_SOURCE_URL")),
+        "artifacts": S3ArtifactStore(
+            s3=S3Resource(
+                endpoint_url=endpoint,
+                region_name=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
+            ),
+            bucket=dg.EnvVar("VODREC_S3_BUCKET"),
+            prefix=os.environ.get("VODREC_S3_PREFIX", "vodrec"),
+        ),
+    }
+
+
+RESOURCES_BY_ENVIRONMENT = {"local": _local, "production": _production}
+
+
+def environment_name() -> str:
+    explicit = os.environ.get("VODREC_ENV")
+    if explicit:
+        if explicit not in RESOURCES_BY_ENVIRONMENT:
+            raise ValueError(f"VODREC_ENV must be one of {sorted(RESOURCES_BY_ENVIRONMENT)}, got {explicit!r}")
+        return explicit
+    return "production" if os.environ.get("VODREC_S3_BUCKET") else "local"
+
+
+def resources_for_environment(name: str | None = None) -> dict[str, Any]:
+    return RESOURCES_BY_ENVIRONMENT[name or environment_name()]()

@@ -1,0 +1,108 @@
+"""Evaluation protocols, pure: the original's random holdout and the next-week protocol.
+
+Both score the model and a popularity baseline the same way, so the two are comparable.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from vodrec_assets.recsys.baselines import popularity_scorer
+from vodrec_assets.recsys.matrix import ScoreMatrix
+from vodrec_assets.recsys.metrics import catalog_coverage, personalization, ranking_metrics
+from vodrec_assets.recsys.model import EmbeddingModel, LightFMConfig, fit_lightfm, with_identity
+from vodrec_assets.recsys.topk import ScoreBlock, recommend_top_k
+
+K = 10
+
+
+def evaluate_scorer(
+    scorer: ScoreBlock,
+    users: np.ndarray,
+    relevant: sp.csr_matrix,
+    exclude: sp.csr_matrix,
+    allowed: np.ndarray,
+    k: int = K,
+) -> dict[str, float]:
+    """Accuracy and beyond-accuracy metrics of `scorer` for `users` (rows of `relevant`/`exclude`)."""
+    top = recommend_top_k(scorer, exclude.shape[0], k, exclude=exclude, allowed_items=allowed, users=users)
+    out = ranking_metrics(top.items, relevant, k)
+    out["catalog_coverage"] = catalog_coverage(top.items, int(allowed.sum()))
+    out["personalization"] = personalization(top.items, relevant.shape[1], k)
+    return out
+
+
+def _prefixed(metrics: dict[str, float], prefix: str) -> dict[str, float]:
+    return {f"{prefix}{key}": value for key, value in metrics.items()}
+
+
+def holdout_split(matrix: ScoreMatrix, test_size: float = 0.25, seed: int = 0) -> tuple[sp.csr_matrix, sp.csr_matrix, sp.csr_matrix]:
+    """The original's protocol: 25 % of watched pairs held out at random. Returns train
+    interactions, train weights and the test matrix."""
+    inter = matrix.interactions.tocoo()
+    weights = matrix.weights.tocoo()
+    n = inter.nnz
+    test_mask = np.zeros(n, dtype=bool)
+    test_mask[np.random.default_rng(seed).permutation(n)[: int(round(n * test_size))]] = True
+    shape = matrix.shape
+
+    def part(m: sp.coo_matrix, mask: np.ndarray) -> sp.csr_matrix:
+        return sp.csr_matrix((m.data[mask], (m.row[mask], m.col[mask])), shape=shape)
+
+    return part(inter, ~test_mask), part(weights, ~test_mask), part(inter, test_mask)
+
+
+def fit_on(matrix: ScoreMatrix, interactions: sp.csr_matrix, weights: sp.csr_matrix | None, config: LightFMConfig) -> EmbeddingModel:
+    return fit_lightfm(
+        interactions,
+        config,
+        weights=weights,
+        user_features=with_identity(matrix.user_features, matrix.shape[0]) if config.use_features else None,
+        item_features=with_identity(matrix.item_features, matrix.shape[1]) if config.use_features else None,
+    )
+
+
+def holdout_protocol(matrix: ScoreMatrix, config: LightFMConfig, test_size: float = 0.25, seed: int = 0) -> dict[str, float]:
+    """`holdout_*` and `holdout_popularity_*` metrics, on a model trained on the other 75 %."""
+    train, train_weights, test = holdout_split(matrix, test_size, seed)
+    users = np.flatnonzero(np.diff(test.indptr) > 0)
+    if len(users) == 0:
+        return {}
+    model = fit_on(matrix, train, train_weights, config)
+    relevant = test[users]
+    out = _prefixed(evaluate_scorer(model.scorer(), users, relevant, train, matrix.item_allowed), "holdout_")
+    pop = evaluate_scorer(popularity_scorer(train), users, relevant, train, matrix.item_allowed)
+    out |= _prefixed(pop, "holdout_popularity_")
+    return out
+
+
+def next_week_targets(prev: ScoreMatrix, week_pairs: pd.DataFrame) -> tuple[np.ndarray, sp.csr_matrix]:
+    """Rows of `prev` active in the new week, and the programs each newly watched that week
+    (watched then, not watched in the previous window, known to the previous model)."""
+    watched = week_pairs[week_pairs["watch_max_ratio"].fillna(0) > 0]
+    u = prev.user_index(watched["subsr_id"].to_numpy())
+    i = prev.item_index(watched["program_id"].to_numpy())
+    known = (u >= 0) & (i >= 0)
+    u, i = u[known], i[known]
+    seen_before = np.asarray(prev.interactions[u, i]).ravel() > 0
+    u, i = u[~seen_before], i[~seen_before]
+    users = np.unique(u)
+    rows = np.searchsorted(users, u)
+    relevant = sp.csr_matrix((np.ones(len(rows), np.float32), (rows, i)), shape=(len(users), prev.shape[1]))
+    relevant.sum_duplicates()
+    relevant.data[:] = 1.0
+    return users, relevant
+
+
+def next_week_protocol(prev_model: EmbeddingModel, prev: ScoreMatrix, week_pairs: pd.DataFrame) -> dict[str, float]:
+    """The primary protocol: last week's model ranks programs for this week's active subscribers."""
+    users, relevant = next_week_targets(prev, week_pairs)
+    if len(users) == 0:
+        return {}
+    out = evaluate_scorer(prev_model.scorer(), users, relevant, prev.interactions, prev.item_allowed)
+    out |= _prefixed(evaluate_scorer(popularity_scorer(prev.interactions), users, relevant, prev.interactions,
+                                     prev.item_allowed), "popularity_")
+    return out
+

@@ -1,0 +1,168 @@
+"""The score matrix: sparse interactions with stable id <-> index maps, plus side features.
+
+Ids become integer codes once, here; everything downstream works on int32/float32 arrays and CSR.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+ITEM_FEATURE_COLUMNS = ("program_genre", "ct_cl", "age_limit")
+USER_FEATURE_COLUMNS = ("age_band", "gender", "region")
+
+
+@dataclass
+class ScoreMatrix:
+    """Subscribers x programs. Rows are `user_ids` (sorted), columns `item_ids` (sorted)."""
+
+    user_ids: np.ndarray  # int64 [n_users]
+    item_ids: np.ndarray  # int64 [n_items]
+    interactions: sp.csr_matrix  # float32, 1 where watched
+    weights: sp.csr_matrix  # float32, the rating where watched (same pattern)
+    item_allowed: np.ndarray  # bool [n_items]: may be recommended (in the catalogue, e_bool = 0)
+    user_features: sp.csr_matrix  # float32 [n_users, n_user_features], one-hot
+    item_features: sp.csr_matrix  # float32 [n_items, n_item_features], one-hot
+    user_feature_names: np.ndarray  # str
+    item_feature_names: np.ndarray  # str
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return len(self.user_ids), len(self.item_ids)
+
+    def user_index(self, ids: np.ndarray) -> np.ndarray:
+        """Row index of each id, -1 where unknown."""
+        return _lookup(self.user_ids, ids)
+
+    def item_index(self, ids: np.ndarray) -> np.ndarray:
+        return _lookup(self.item_ids, ids)
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        out = {
+            "user_ids": self.user_ids,
+            "item_ids": self.item_ids,
+            "item_allowed": self.item_allowed,
+            "user_feature_names": self.user_feature_names.astype("U"),
+            "item_feature_names": self.item_feature_names.astype("U"),
+        }
+        for name in ("interactions", "weights", "user_features", "item_features"):
+            m: sp.csr_matrix = getattr(self, name)
+            out[f"{name}_data"] = m.data.astype(np.float32)
+            out[f"{name}_indices"] = m.indices.astype(np.int32)
+            out[f"{name}_indptr"] = m.indptr.astype(np.int64)
+            out[f"{name}_shape"] = np.asarray(m.shape, dtype=np.int64)
+        return out
+
+    @classmethod
+    def from_arrays(cls, a: dict[str, np.ndarray]) -> "ScoreMatrix":
+        def csr(name: str) -> sp.csr_matrix:
+            return sp.csr_matrix(
+                (a[f"{name}_data"], a[f"{name}_indices"], a[f"{name}_indptr"]), shape=tuple(a[f"{name}_shape"])
+            )
+
+        matrix = cls(
+            user_ids=a["user_ids"],
+            item_ids=a["item_ids"],
+            interactions=csr("interactions"),
+            weights=csr("weights"),
+            item_allowed=a["item_allowed"].astype(bool),
+            user_features=csr("user_features"),
+            item_features=csr("item_features"),
+            user_feature_names=a["user_feature_names"],
+            item_feature_names=a["item_feature_names"],
+        )
+        matrix.validate()
+        return matrix
+
+    def validate(self) -> None:
+        n_users, n_items = self.shape
+        for name in ("interactions", "weights"):
+            if getattr(self, name).shape != (n_users, n_items):
+                raise ValueError(f"{name} has shape {getattr(self, name).shape}, expected {(n_users, n_items)}")
+        if self.user_features.shape[0] != n_users or self.item_features.shape[0] != n_items:
+            raise ValueError("feature matrices do not match the id maps")
+        if self.item_allowed.shape != (n_items,):
+            raise ValueError("item_allowed does not match the item map")
+        if len(np.unique(self.user_ids)) != n_users or len(np.unique(self.item_ids)) != n_items:
+            raise ValueError("id maps must not repeat an id")
+
+
+def _lookup(sorted_ids: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    ids = np.asarray(ids, dtype=np.int64)
+    if len(sorted_ids) == 0:
+        return np.full(len(ids), -1, dtype=np.int64)
+    pos = np.searchsorted(sorted_ids, ids)
+    pos_c = np.minimum(pos, len(sorted_ids) - 1)
+    return np.where(sorted_ids[pos_c] == ids, pos_c, -1)
+
+
+def one_hot(frame: pd.DataFrame, columns: tuple[str, ...], n_rows: int, row_index: np.ndarray) -> tuple[sp.csr_matrix, np.ndarray]:
+    """One-hot features `column=value` (values split on '|' for multi-valued genres)."""
+    rows_parts, names_parts = [], []
+    for col in columns:
+        if col not in frame.columns:
+            continue
+        values = frame[col].astype("string").fillna("unknown").str.split("|")
+        exploded = values.explode()
+        rows_parts.append(row_index[exploded.index.to_numpy()] if len(exploded) else np.array([], np.int64))
+        names_parts.append((col + "=" + exploded.astype("string").str.strip()).to_numpy(dtype=object))
+    if not rows_parts:
+        return sp.csr_matrix((n_rows, 0), dtype=np.float32), np.array([], dtype="U1")
+    rows = np.concatenate(rows_parts)
+    names = np.concatenate(names_parts)
+    keep = rows >= 0
+    vocab, cols = np.unique(names[keep].astype(str), return_inverse=True)
+    m = sp.csr_matrix((np.ones(keep.sum(), np.float32), (rows[keep], cols)), shape=(n_rows, len(vocab)))
+    m.data[:] = 1.0  # a value listed twice is still one feature
+    return m, vocab
+
+
+def build_score_matrix(ratings: pd.DataFrame, catalog: pd.DataFrame, subscribers: pd.DataFrame) -> ScoreMatrix:
+    """From cleaned ratings (one row per pair), the week's catalogue and subscribers.
+
+    Users: every subscriber with a pair in the window. Items: the catalogue plus any rated program,
+    so that new programs can be scored; only catalogue programs with e_bool = 0 may be recommended.
+    """
+    user_ids = np.unique(ratings["subsr_id"].to_numpy(np.int64))
+    catalog_ids = catalog["program_id"].to_numpy(np.int64)
+    item_ids = np.unique(np.concatenate([catalog_ids, ratings["program_id"].to_numpy(np.int64)]))
+    n_users, n_items = len(user_ids), len(item_ids)
+
+    watched = ratings[ratings["watched"] == 1]
+    rows = _lookup(user_ids, watched["subsr_id"].to_numpy(np.int64))
+    cols = _lookup(item_ids, watched["program_id"].to_numpy(np.int64))
+    rating = watched["rating"].to_numpy(np.float32)
+    interactions = sp.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=(n_users, n_items))
+    weights = sp.csr_matrix((rating, (rows, cols)), shape=(n_users, n_items))
+    interactions.sum_duplicates()
+    weights.sum_duplicates()
+
+    allowed = np.zeros(n_items, dtype=bool)
+    cat_index = _lookup(item_ids, catalog_ids)
+    e_bool = pd.to_numeric(catalog.get("e_bool", pd.Series(0, index=catalog.index)), errors="coerce").fillna(1)
+    allowed[cat_index[e_bool.to_numpy() == 0]] = True
+
+    item_frame = catalog.reset_index(drop=True).copy()
+    if "age_limit" in item_frame:
+        item_frame["age_limit"] = pd.to_numeric(item_frame["age_limit"], errors="coerce").fillna(0).astype(int).astype(str)
+    item_features, item_names = one_hot(item_frame, ITEM_FEATURE_COLUMNS, n_items, cat_index)
+    user_frame = subscribers.reset_index(drop=True)
+    user_index = _lookup(user_ids, user_frame["subsr_id"].to_numpy(np.int64))
+    user_features, user_names = one_hot(user_frame, USER_FEATURE_COLUMNS, n_users, user_index)
+
+    matrix = ScoreMatrix(
+        user_ids=user_ids,
+        item_ids=item_ids,
+        interactions=interactions,
+        weights=weights,
+        item_allowed=allowed,
+        user_features=user_features,
+        item_features=item_features,
+        user_feature_names=user_names,
+        item_feature_names=item_names,
+    )
+    matrix.validate()
+    return matrix

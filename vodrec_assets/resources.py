@@ -1,0 +1,346 @@
+"""Resources: every byte vodrec reads or writes goes through one of these.
+
+`SourceDatabase` is the operator's MySQL (or the embedded SQLite file); `ArtifactStore` keeps the
+per-week artifacts (Parquet tables, no-pickle model files) on local disk or in S3.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import tempfile
+import zipfile
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from dagster_aws.s3 import S3Resource
+from pydantic import PrivateAttr
+
+from vodrec_assets import schema
+
+
+class SourceSchemaError(RuntimeError):
+    """The source table is missing or lacks a column the pipeline needs."""
+
+
+@lru_cache(maxsize=8)
+def _engine(url: str) -> sa.Engine:
+    kwargs: dict[str, Any] = {"future": True}
+    if url.startswith("sqlite"):
+        kwargs["connect_args"] = {"timeout": 60}
+    else:
+        kwargs["pool_pre_ping"] = True
+        kwargs["pool_recycle"] = 1800
+    if url.startswith("mysql"):
+        kwargs["paramstyle"] = "format"  # positional: bulk inserts pass plain tuples
+    return sa.create_engine(url, **kwargs)
+
+
+def _sql_dt(value: datetime) -> str:
+    return value.strftime(schema.SQL_DATETIME_FORMAT)
+
+
+class SourceDatabase(dg.ConfigurableResource):
+    """The source database named by a SQLAlchemy URL (SQLite or MySQL), read with bound parameters."""
+
+    url: str
+    chunk_rows: int = 500_000
+
+    @property
+    def engine(self) -> sa.Engine:
+        return _engine(self.url)
+
+    def _table(self, name: str) -> sa.Table:
+        # Table and column names can't be bound parameters, so they come only from our schema.
+        if name not in schema.TABLES:
+            raise ValueError(f"unknown table {name!r}")
+        return schema.TABLES[name]
+
+    def check_columns(self, table: str, required: list[str]) -> None:
+        """Fail with the table and column named when the source lost a column (schema drift)."""
+        inspector = sa.inspect(self.engine)
+        if not inspector.has_table(table):
+            raise SourceSchemaError(f"source table {table!r} does not exist in {self.engine.url.render_as_string(hide_password=True)}")
+        present = {c["name"] for c in inspector.get_columns(table)}
+        missing = [c for c in required if c not in present]
+        if missing:
+            raise SourceSchemaError(f"source table {table!r} is missing column(s) {missing}")
+
+    def _read(self, stmt: sa.Select, params: dict[str, Any] | None = None) -> pd.DataFrame:
+        chunks = []
+        with self.engine.connect() as conn:
+            result = conn.execution_options(stream_results=True).execute(stmt, params or {})
+            columns = list(result.keys())
+            while True:
+                rows = result.fetchmany(self.chunk_rows)
+                if not rows:
+                    break
+                chunks.append(pd.DataFrame.from_records(rows, columns=columns))
+        if not chunks:
+            return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+        return pd.concat(chunks, ignore_index=True) if len(chunks) > 1 else chunks[0]
+
+    def read_table(self, table: str, columns: list[str] | None = None) -> pd.DataFrame:
+        t = self._table(table)
+        cols = columns or [c.name for c in t.columns]
+        self.check_columns(table, cols)
+        # Untyped columns: dirty values (SQLite keeps anything) reach the cleaning code as they are.
+        stmt = sa.select(*[sa.column(c) for c in cols]).select_from(sa.table(t.name))
+        return self._read(stmt)
+
+    def read_window(
+        self, table: str, start: datetime, end: datetime, columns: list[str] | None = None,
+        time_column: str = "log_dt",
+    ) -> pd.DataFrame:
+        """Rows with `start <= time_column < end` (naive local times), read in chunks."""
+        t = self._table(table)
+        cols = columns or [c.name for c in t.columns]
+        self.check_columns(table, cols + [time_column])
+        tc = sa.column(time_column)
+        stmt = (
+            sa.select(*[sa.column(c) for c in cols])
+            .select_from(sa.table(t.name))
+            .where(tc >= sa.bindparam("start"), tc < sa.bindparam("end"))
+        )
+        return self._read(stmt, {"start": _sql_dt(start), "end": _sql_dt(end)})
+
+    def count_rows(self, table: str) -> int:
+        self._table(table)
+        with self.engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(sa.table(table))).scalar_one())
+
+    def has_table(self, table: str) -> bool:
+        return sa.inspect(self.engine).has_table(table)
+
+    def _bulk_insert(self, conn: sa.Connection, t: sa.Table, frame: pd.DataFrame) -> None:
+        """executemany with plain tuples on the DBAPI cursor: building a dict per row would cost
+        more than the insert. The statement comes from our schema; every value is a bound parameter."""
+        if frame.empty:
+            return
+        compiled = sa.insert(t).compile(dialect=self.engine.dialect)
+        order = compiled.positiontup
+        if order is None:
+            raise RuntimeError(f"bulk insert needs a positional paramstyle, {self.engine.dialect.name} has none")
+        columns = [frame[name].astype(object).where(frame[name].notna(), None).tolist() for name in order]
+        rows = list(zip(*columns))
+        cursor = conn.connection.driver_connection.cursor()
+        try:
+            for start in range(0, len(rows), 50_000):
+                cursor.executemany(str(compiled), rows[start : start + 50_000])
+        finally:
+            cursor.close()
+
+    def replace_week_rows(self, table: str, week: str, frame: pd.DataFrame) -> int:
+        """Replace one week's rows of `table` in a single transaction; returns rows written."""
+        t = self._table(table)
+        schema.metadata.create_all(self.engine, tables=[t])
+        with self.engine.begin() as conn:
+            conn.execute(sa.delete(t).where(t.c.week == sa.bindparam("w")), {"w": week})
+            self._bulk_insert(conn, t, frame[[c.name for c in t.columns]])
+        return len(frame)
+
+    def replace_all_rows(self, table: str, frame: pd.DataFrame) -> int:
+        """Replace a whole derived table (e.g. metrics_history) in a single transaction."""
+        t = self._table(table)
+        schema.metadata.create_all(self.engine, tables=[t])
+        with self.engine.begin() as conn:
+            conn.execute(sa.delete(t))
+            self._bulk_insert(conn, t, frame[[c.name for c in t.columns]])
+        return len(frame)
+
+
+# --------------------------------------------------------------------------- artifacts
+
+
+class ArtifactStore(dg.ConfigurableResource):
+    """Where per-week artifacts live. Keys look like `raw_vod_logs/2023-08-07.parquet`."""
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        raise NotImplementedError
+
+    def get_bytes(self, key: str) -> bytes:
+        raise NotImplementedError
+
+    def exists(self, key: str) -> bool:
+        raise NotImplementedError
+
+    def list_keys(self, prefix: str) -> list[str]:
+        raise NotImplementedError
+
+    def uri(self, key: str) -> str:
+        raise NotImplementedError
+
+    # -- typed helpers shared by every backend
+
+    def write_parquet(self, key: str, frame: pd.DataFrame) -> None:
+        buf = io.BytesIO()
+        # Fixed writer options so that the same frame always gives the same bytes.
+        frame.to_parquet(buf, index=False, engine="pyarrow", compression="zstd")
+        self.put_bytes(key, buf.getvalue())
+
+    def read_parquet(self, key: str, columns: list[str] | None = None) -> pd.DataFrame:
+        return pd.read_parquet(io.BytesIO(self.get_bytes(key)), columns=columns, engine="pyarrow")
+
+    def write_json(self, key: str, payload: Any) -> None:
+        self.put_bytes(key, json.dumps(payload, indent=2, sort_keys=True, default=_json_default).encode())
+
+    def read_json(self, key: str) -> Any:
+        return json.loads(self.get_bytes(key))
+
+    def write_arrays(self, key: str, arrays: dict[str, np.ndarray], manifest: dict[str, Any]) -> None:
+        """Arrays as .npz (allow_pickle never needed) plus a JSON manifest with shapes, dtypes, sha256."""
+        blob = _deterministic_npz(arrays)
+        full_manifest = dict(manifest)
+        full_manifest["arrays"] = {
+            name: {"shape": list(a.shape), "dtype": str(a.dtype)} for name, a in arrays.items()
+        }
+        full_manifest["sha256"] = hashlib.sha256(blob).hexdigest()
+        # Arrays first, manifest last: a reader that finds the manifest finds matching arrays.
+        self.put_bytes(f"{key}.npz", blob)
+        self.write_json(f"{key}.json", full_manifest)
+
+    def read_arrays(self, key: str) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        manifest = self.read_json(f"{key}.json")
+        blob = self.get_bytes(f"{key}.npz")
+        digest = hashlib.sha256(blob).hexdigest()
+        if digest != manifest.get("sha256"):
+            raise ValueError(f"artifact {key}.npz fails its checksum (manifest {manifest.get('sha256')}, file {digest})")
+        with np.load(io.BytesIO(blob), allow_pickle=False) as npz:
+            arrays = {name: npz[name] for name in npz.files}
+        for name, spec in manifest["arrays"].items():
+            a = arrays.get(name)
+            if a is None or list(a.shape) != spec["shape"] or str(a.dtype) != spec["dtype"]:
+                raise ValueError(f"artifact {key}: array {name!r} does not match its manifest {spec}")
+        return arrays, manifest
+
+
+def _deterministic_npz(arrays: dict[str, np.ndarray]) -> bytes:
+    """An .npz (readable by np.load) whose bytes depend only on the arrays: np.savez stamps the
+    current time into the zip entries, which would make re-materialized weeks differ."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_STORED) as zf:
+        for name in sorted(arrays):
+            entry = io.BytesIO()
+            np.lib.format.write_array(entry, np.ascontiguousarray(arrays[name]), allow_pickle=False)
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            zf.writestr(info, entry.getvalue())
+    return buf.getvalue()
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating,)):
+        return float(value)
+    if isinstance(value, (datetime, pd.Timestamp)):
+        return value.isoformat()
+    raise TypeError(f"not JSON serializable: {type(value)}")
+
+
+class LocalArtifactStore(ArtifactStore):
+    """Artifacts under a local folder; writes go to a temporary file then an atomic rename."""
+
+    root: str
+
+    def _path(self, key: str) -> Path:
+        path = (Path(self.root) / key).resolve()
+        if not str(path).startswith(str(Path(self.root).resolve())):
+            raise ValueError(f"artifact key escapes the store: {key!r}")
+        return path
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def get_bytes(self, key: str) -> bytes:
+        return self._path(key).read_bytes()
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).is_file()
+
+    def list_keys(self, prefix: str) -> list[str]:
+        base = Path(self.root).resolve()
+        if not prefix:
+            folder = base
+        else:
+            folder = self._path(prefix) if prefix.endswith("/") else self._path(prefix).parent
+        if not folder.is_dir():
+            return []
+        keys = []
+        for p in folder.rglob("*"):
+            if p.is_file() and not p.name.startswith("."):
+                key = p.relative_to(base).as_posix()
+                if key.startswith(prefix):
+                    keys.append(key)
+        return sorted(keys)
+
+    def uri(self, key: str) -> str:
+        return self._path(key).as_uri()
+
+
+class S3ArtifactStore(ArtifactStore):
+    """Artifacts in an S3 bucket (or an S3-compatible store) through dagster-aws's S3Resource.
+
+    A PUT is atomic in S3, so a reader sees the old object or the new one, never a mix.
+    """
+
+    s3: S3Resource
+    bucket: str
+    prefix: str = "vodrec"
+
+    _client: Any = PrivateAttr(default=None)
+
+    def _s3(self) -> Any:
+        if self._client is None:
+            self._client = self.s3.get_client()
+        return self._client
+
+    def _key(self, key: str) -> str:
+        return f"{self.prefix.strip('/')}/{key}" if self.prefix.strip("/") else key
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        self._s3().put_object(Bucket=self.bucket, Key=self._key(key), Body=data)
+
+    def get_bytes(self, key: str) -> bytes:
+        return self._s3().get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
+
+    def exists(self, key: str) -> bool:
+        from botocore.exceptions import ClientError
+
+        try:
+            self._s3().head_object(Bucket=self.bucket, Key=self._key(key))
+            return True
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise
+
+    def list_keys(self, prefix: str) -> list[str]:
+        full = self._key(prefix)
+        strip = len(self._key(""))
+        keys: list[str] = []
+        paginator = self._s3().get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=full):
+            keys.extend(obj["Key"][strip:] for obj in page.get("Contents", []))
+        return sorted(keys)
+
+    def uri(self, key: str) -> str:
+        return f"s3://{self.bucket}/{self._key(key)}"

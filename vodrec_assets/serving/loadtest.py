@@ -1,0 +1,320 @@
+"""Load test of the serving API, run from a second process on loopback.
+
+    # 1. a serving database: N subscribers x 10 recommendations per week, as the assets write them
+    python -m vodrec_assets.serving.loadtest seed --source sqlite:////tmp/serve.db --subscribers 100000
+
+    # 2a. against a server you started (`vodrec serve --port 8000 --source sqlite:////tmp/serve.db`)
+    python -m vodrec_assets.serving.loadtest run --url http://127.0.0.1:8000 --source sqlite:////tmp/serve.db
+
+    # 2b. or let the load test start and stop `vodrec serve` itself on a free loopback port
+    python -m vodrec_assets.serving.loadtest run --serve --source sqlite:////tmp/serve.db
+
+Bounded on both axes: at most `--requests` requests and at most `--max-seconds` seconds. Each of the
+`--concurrency` workers holds one keep-alive HTTP/1.1 connection (stdlib http.client, no extra
+dependency). Prints requests/s and latency percentiles; `--json` prints them as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import numpy as np
+import sqlalchemy as sa
+
+from vodrec_assets import schema
+from vodrec_assets.recsys.promotion import replay_history
+
+# --------------------------------------------------------------------------- seeding
+
+
+def seed_serving_db(url: str, subscribers: int, k: int = 10, weeks: int = 2, programs: int = 2000,
+                    start: str = "2023-08-07", seed: int = 0) -> dict:
+    """Fill the serving tables (and vodinfo) the way the pipeline's assets do: `weeks` weeks of
+    `subscribers` x `k` model recommendations, each week's popularity list, metrics_history in long
+    format (noisy values around a model somewhat better than popularity) and the champion_history
+    replayed by the promotion rules. Replaces what the tables held."""
+    rng = np.random.default_rng(seed)
+    engine = sa.create_engine(url)
+    schema.metadata.create_all(engine, tables=[schema.vodinfo])
+    schema.create_serving_tables(engine)
+    first = datetime.strptime(start, "%Y-%m-%d")
+    week_keys = [(first + timedelta(weeks=i)).strftime("%Y-%m-%d") for i in range(weeks)]
+    program_ids = np.arange(1, programs + 1, dtype=np.int64) * 10
+    subsr_ids = np.arange(1, subscribers + 1, dtype=np.int64) * 7 + 100_000
+    t0 = time.perf_counter()
+    with engine.begin() as conn:
+        for table in (schema.recommendations, schema.popular_programs, schema.metrics_history,
+                      schema.champion_history, schema.vodinfo):
+            conn.execute(sa.delete(table))
+        genres = ["drama", "kids", "documentary", "comedy", "action"]
+        conn.execute(sa.insert(schema.vodinfo), [
+            {"program_id": int(p), "program_name": f"Program {int(p)}", "ct_cl": "movie" if p % 3 else "series",
+             "program_genre": genres[int(p) % len(genres)], "age_limit": 0, "e_bool": 0}
+            for p in program_ids
+        ])
+        popularity = rng.permutation(np.round(5000 / np.arange(1, programs + 1) ** 0.8))
+        for week in week_keys:
+            top = np.argsort(-popularity)[:k]
+            conn.execute(sa.insert(schema.popular_programs), [
+                {"week": week, "rank": r + 1, "program_id": int(program_ids[i]), "score": float(popularity[i])}
+                for r, i in enumerate(top)
+            ])
+            batch = 20_000  # subscribers per insert
+            for lo in range(0, subscribers, batch):
+                ids = subsr_ids[lo:lo + batch]
+                picks = np.stack([rng.choice(programs, size=k, replace=False) for _ in range(len(ids))])
+                scores = np.sort(rng.random((len(ids), k)), axis=1)[:, ::-1]
+                conn.execute(sa.insert(schema.recommendations), [
+                    {"week": week, "subsr_id": int(ids[u]), "rank": r + 1, "program_id": int(program_ids[picks[u, r]]),
+                     "score": float(scores[u, r]), "source": "model"}
+                    for u in range(len(ids)) for r in range(k)
+                ])
+        metrics, candidates = [], []
+        for i, week in enumerate(week_keys):
+            pop_p, pop_map = 0.040 + rng.normal(0, 0.002), 0.020 + rng.normal(0, 0.001)
+            model_p = pop_p * (1.3 + 0.02 * i) + rng.normal(0, 0.006)
+            model_map = pop_map * (1.3 + 0.02 * i) + rng.normal(0, 0.004)
+            gate = bool(model_map > pop_map)
+            values = {"holdout_precision_at_10": model_p, "holdout_map_at_10": model_map,
+                      "holdout_popularity_precision_at_10": pop_p, "holdout_popularity_map_at_10": pop_map,
+                      "legacy_diversity": 0.3 + rng.normal(0, 0.01), "quality_gate_passed": float(gate)}
+            if i:  # the next-week protocol needs last week's model
+                values |= {"precision_at_10": model_p * 0.6, "map_at_10": model_map * 0.5,
+                           "popularity_precision_at_10": pop_p * 0.7, "popularity_map_at_10": pop_map * 0.6,
+                           "catalog_coverage": 0.35 + rng.normal(0, 0.02), "personalization": 0.9 + rng.normal(0, 0.01)}
+            metrics += [{"week": week, "metric": m, "value": float(v)} for m, v in values.items()]
+            candidates.append((week, gate, float(model_map)))
+        conn.execute(sa.insert(schema.metrics_history), metrics)
+        decided_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        rows = [d.to_row(decided_at) for d in replay_history(candidates)]
+        conn.execute(sa.insert(schema.champion_history), [r for r in rows if r])
+    engine.dispose()
+    return {"subscribers": subscribers, "k": k, "weeks": week_keys, "rows": subscribers * k * weeks,
+            "programs": programs, "seconds": round(time.perf_counter() - t0, 1)}
+
+
+# --------------------------------------------------------------------------- load
+
+
+def served_subscribers(source: str, limit: int = 200_000) -> tuple[str, list[int]]:
+    """The subscribers with a list in the champion week (what the server serves), up to `limit`."""
+    engine = sa.create_engine(source)
+    hist, rec = schema.champion_history, schema.recommendations
+    with engine.connect() as conn:
+        week = conn.execute(sa.select(hist.c.champion_week).order_by(hist.c.week.desc()).limit(1)).scalar_one()
+        ids = [int(r[0]) for r in conn.execute(
+            sa.select(rec.c.subsr_id).where(rec.c.week == sa.bindparam("w"), rec.c.rank == 1).limit(sa.bindparam("n")),
+            {"w": week, "n": limit})]
+    engine.dispose()
+    return week, ids
+
+
+def run_load(url: str, ids: list[int], requests: int, concurrency: int, max_seconds: float, k: int = 10,
+             unknown_share: float = 0.0, seed: int = 0) -> dict:
+    """`requests` GETs of /recommendations/{id}?k=k over `concurrency` keep-alive connections."""
+    if not ids:
+        raise ValueError("no subscriber ids to request")
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    rng = random.Random(seed)
+    unknown_base = max(ids) + 1
+    plan = [unknown_base + rng.randrange(1_000_000) if rng.random() < unknown_share else rng.choice(ids)
+            for _ in range(requests)]
+    latencies: list[list[float]] = [[] for _ in range(concurrency)]
+    statuses: list[dict] = [{} for _ in range(concurrency)]
+    sources: list[dict] = [{} for _ in range(concurrency)]
+    weeks: list[dict] = [{} for _ in range(concurrency)]
+    errors: list[list[str]] = [[] for _ in range(concurrency)]
+    next_index = iter(range(requests))
+    lock = threading.Lock()
+    start_barrier = threading.Barrier(concurrency + 1)
+    deadline = [0.0]
+
+    def worker(n: int) -> None:
+        conn = http.client.HTTPConnection(host, port, timeout=30)
+        start_barrier.wait()
+        while time.perf_counter() < deadline[0]:
+            with lock:
+                i = next(next_index, None)
+            if i is None:
+                break
+            path = f"/recommendations/{plan[i]}?k={k}"
+            t = time.perf_counter()
+            try:
+                conn.request("GET", path)
+                resp = conn.getresponse()
+                body = resp.read()
+                latencies[n].append(time.perf_counter() - t)
+                statuses[n][resp.status] = statuses[n].get(resp.status, 0) + 1
+                if resp.status == 200:
+                    doc = json.loads(body)
+                    sources[n][doc["source"]] = sources[n].get(doc["source"], 0) + 1
+                    weeks[n][doc["model_week"]] = weeks[n].get(doc["model_week"], 0) + 1
+            except (OSError, http.client.HTTPException, ValueError) as exc:
+                errors[n].append(f"{type(exc).__name__}: {exc}")
+                conn.close()
+                conn = http.client.HTTPConnection(host, port, timeout=30)
+        conn.close()
+
+    threads = [threading.Thread(target=worker, args=(n,), daemon=True) for n in range(concurrency)]
+    for t in threads:
+        t.start()
+    t0 = time.perf_counter()
+    deadline[0] = t0 + max_seconds
+    start_barrier.wait()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - t0
+
+    lat = np.array([x for per in latencies for x in per]) * 1000
+    merged = lambda parts: {str(key): sum(p.get(key, 0) for p in parts) for key in sorted({k for p in parts for k in p})}  # noqa: E731
+    done = int(lat.size)
+    ok = merged(statuses).get("200", 0)
+    return {
+        "url": url, "requests_planned": requests, "requests_done": done, "ok": ok,
+        "errors": sum(len(e) for e in errors), "error_samples": [e for per in errors for e in per][:5],
+        "status_counts": merged(statuses), "sources": merged(sources), "model_weeks": merged(weeks),
+        "concurrency": concurrency, "seconds": round(elapsed, 2),
+        "requests_per_second": round(done / elapsed, 1) if elapsed else None,
+        "latency_ms": {q: round(float(np.percentile(lat, p)), 2) for q, p in
+                       (("p50", 50), ("p90", 90), ("p99", 99), ("max", 100))} if done else {},
+        "stopped_by_time_limit": done < requests,
+    }
+
+
+# --------------------------------------------------------------------------- a server to test
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _vodrec_command() -> list[str]:
+    exe = Path(sys.executable).with_name("vodrec")
+    return [str(exe)] if exe.exists() else [shutil.which("vodrec") or "vodrec"]
+
+
+def start_server(source: str, timeout: float = 60.0) -> tuple[subprocess.Popen, str]:
+    """`vodrec serve` on a free loopback port; returns once /health answers 200."""
+    port = _free_port()
+    proc = subprocess.Popen([*_vodrec_command(), "serve", "--host", "127.0.0.1", "--port", str(port),
+                             "--source", source], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            env={**os.environ})
+    url = f"http://127.0.0.1:{port}"
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            raise RuntimeError(f"vodrec serve exited with {proc.returncode}: {proc.stderr.read().decode()[-2000:]}")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/health")
+            if conn.getresponse().status == 200:
+                conn.close()
+                return proc, url
+            conn.close()
+        except OSError:
+            pass
+        time.sleep(0.2)
+    proc.terminate()
+    raise RuntimeError(f"vodrec serve did not become healthy within {timeout} s")
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def _print_report(report: dict) -> None:
+    lat = report["latency_ms"]
+    print(f"{report['requests_done']} requests ({report['ok']} ok, {report['errors']} errors) in {report['seconds']} s "
+          f"with {report['concurrency']} workers: {report['requests_per_second']} req/s")
+    if lat:
+        print(f"latency ms: p50 {lat['p50']}  p90 {lat['p90']}  p99 {lat['p99']}  max {lat['max']}")
+    print(f"status {report['status_counts']}  sources {report['sources']}  model weeks {report['model_weeks']}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m vodrec_assets.serving.loadtest", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("seed", help="fill a serving database with N subscribers x k recommendations")
+    p.add_argument("--source", required=True, help="SQLAlchemy URL")
+    p.add_argument("--subscribers", type=int, default=500)
+    p.add_argument("--k", type=int, default=10)
+    p.add_argument("--weeks", type=int, default=2)
+    p.add_argument("--programs", type=int, default=2000)
+    p = sub.add_parser("run", help="request /recommendations from a running (or started) server")
+    p.add_argument("--url", help="base URL of a running server, e.g. http://127.0.0.1:8000")
+    p.add_argument("--serve", action="store_true", help="start `vodrec serve --source SOURCE` on a free port")
+    p.add_argument("--source", help="SQLAlchemy URL: the subscriber ids to request are read from it")
+    p.add_argument("--id-range", nargs=2, type=int, metavar=("FIRST", "LAST"),
+                   help="request ids in FIRST..LAST instead of reading them from --source")
+    p.add_argument("--requests", type=int, default=5000)
+    p.add_argument("--concurrency", type=int, default=4)
+    p.add_argument("--max-seconds", type=float, default=60.0)
+    p.add_argument("--k", type=int, default=10)
+    p.add_argument("--unknown-share", type=float, default=0.05, help="share of ids with no list (popularity)")
+    p.add_argument("--warmup", type=int, default=200, help="requests sent (and not counted) before measuring")
+    p.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+
+    if args.command == "seed":
+        print(json.dumps(seed_serving_db(args.source, args.subscribers, args.k, args.weeks, args.programs)))
+        return 0
+
+    if args.requests < 1 or args.concurrency < 1 or args.max_seconds <= 0:
+        parser.error("--requests, --concurrency and --max-seconds must be positive")
+    if args.id_range:
+        ids = list(range(args.id_range[0], args.id_range[1] + 1))
+    elif args.source:
+        _, ids = served_subscribers(args.source)
+    else:
+        parser.error("give --source (ids read from the database) or --id-range")
+    proc = None
+    if args.serve:
+        if not args.source:
+            parser.error("--serve needs --source")
+        proc, url = start_server(args.source)
+    elif args.url:
+        url = args.url
+    else:
+        parser.error("give --url or --serve")
+    try:
+        if args.warmup:
+            run_load(url, ids, args.warmup, args.concurrency, 30.0, args.k, args.unknown_share, seed=1)
+        report = run_load(url, ids, args.requests, args.concurrency, args.max_seconds, args.k, args.unknown_share)
+    finally:
+        if proc is not None:
+            stop_server(proc)
+    report["subscribers_sampled"] = len(ids)
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        _print_report(report)
+    return 0 if report["errors"] == 0 and report["ok"] == report["requests_done"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

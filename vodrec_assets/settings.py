@@ -1,0 +1,37 @@
+"""Environment-derived settings, read in one place so every entry point agrees."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DEFAULT_START_DATE = "2023-08-07"  # a Monday; the generator's default start
+TIMEZONE = "Asia/Seoul"
+
+
+def vodrec_home() -> Path:
+    return Path(os.environ.get("VODREC_HOME", ".vodrec")).resolve()
+
+
+def default_sqlite_url() -> str:
+    return f"sqlite:///{vodrec_home() / 'source.db'}"
+
+
+def source_url(explicit: str | None = None) -> str:
+    """`--source URL`, else `VODREC_SOURCE_URL`, else a SQLite file under `VODREC_HOME`."""
+    return explicit or os.environ.get("VODREC_SOURCE_URL") or default_sqlite_url()
+
+
+def artifacts_dir() -> Path:
+    return Path(os.environ.get("VODREC_ARTIFACTS_DIR", str(vodrec_home() / "artifacts"))).resolve()
+
+
+def lookback_weeks() -> int | None:
+    """Weeks in the training window; None means every week from the first partition."""
+    raw = os.environ.get("VODREC_LOOKBACK_WEEKS", "12").strip().lower()
+    if raw == "all":
+        return None
+    weeks = int(raw)
+    if weeks < 1:
+        raise ValueError(f"VODREC_LOOKBACK_WEEKS must be a positive integer or 'all', got {raw!r}")
+    return weeks

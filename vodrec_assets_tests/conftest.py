@@ -1,0 +1,46 @@
+"""Fixtures shared by every test folder."""
+
+from __future__ import annotations
+
+import os
+import secrets
+
+import pytest
+import sqlalchemy as sa
+
+MYSQL_HOST = os.environ.get("VODREC_TEST_MYSQL_HOST", "127.0.0.1")
+MYSQL_PORT = int(os.environ.get("VODREC_TEST_MYSQL_PORT", "3306"))
+MYSQL_USER = os.environ.get("VODREC_TEST_MYSQL_USER", "root")
+MYSQL_PASSWORD = os.environ.get("VODREC_TEST_MYSQL_PASSWORD", "")
+
+
+def _mysql_admin():
+    import pymysql
+
+    return pymysql.connect(host=MYSQL_HOST, port=MYSQL_PORT, user=MYSQL_USER, password=MYSQL_PASSWORD,
+                           autocommit=True, connect_timeout=5)
+
+
+@pytest.fixture
+def mariadb_url() -> str:
+    """A SQLAlchemy URL of a new, empty MariaDB/MySQL database, dropped after the test.
+
+    Skips (saying why) only when the server cannot be reached at VODREC_TEST_MYSQL_HOST:PORT
+    (default 127.0.0.1:3306, root, empty password).
+    """
+    try:
+        admin = _mysql_admin()
+    except Exception as exc:  # noqa: BLE001 - any connection failure means "no server here"
+        pytest.skip(f"MariaDB not reachable at {MYSQL_HOST}:{MYSQL_PORT} as {MYSQL_USER}: {exc}")
+    name = f"vodrec_test_{secrets.token_hex(6)}"  # ours, never user input: safe as an identifier
+    try:
+        with admin.cursor() as cur:
+            cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+        yield sa.URL.create("mysql+pymysql", username=MYSQL_USER, password=MYSQL_PASSWORD or None,
+                            host=MYSQL_HOST, port=MYSQL_PORT, database=name).render_as_string(hide_password=False)
+    finally:
+        try:
+            with admin.cursor() as cur:
+                cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        finally:
+            admin.close()

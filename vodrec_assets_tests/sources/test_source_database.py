@@ -1,0 +1,138 @@
+"""`SourceDatabase` on SQLite and on the local MariaDB: the week window, chunked reads, schema checks."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from vodrec_assets import schema
+from vodrec_assets.resources import SourceDatabase, SourceSchemaError
+
+START = datetime(2023, 8, 7)
+END = START + timedelta(days=7)
+# (subscriber, log_dt): the bounds and their neighbours
+BOUNDARY_ROWS = [
+    (1, START - timedelta(seconds=1)),
+    (2, START),
+    (3, START + timedelta(days=3, hours=21, minutes=15)),
+    (4, END - timedelta(seconds=1)),
+    (5, END),
+    (6, END + timedelta(seconds=1)),
+]
+
+
+@pytest.fixture(params=["sqlite", "mariadb"])
+def source_url(request, tmp_path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'source.db'}"
+    return request.getfixturevalue("mariadb_url")
+
+
+def _engine(url: str) -> sa.Engine:
+    return sa.create_engine(url)
+
+
+def _click_rows(rows) -> list[dict]:
+    return [{"subsr_id": sub, "program_id": 100 + sub, "program_name": f"Program {sub}", "episode_num": 1,
+             "log_dt": when, "month": when.month, "e_bool": 0} for sub, when in rows]
+
+
+@pytest.fixture
+def with_boundaries(source_url):
+    engine = _engine(source_url)
+    try:
+        schema.create_source_tables(engine, drop_existing=True)
+        with engine.begin() as conn:
+            conn.execute(sa.insert(schema.contlog), _click_rows(BOUNDARY_ROWS))
+    finally:
+        engine.dispose()
+    db = SourceDatabase(url=source_url)
+    yield db
+    db.engine.dispose()
+
+
+def test_read_window_is_half_open(with_boundaries):
+    rows = with_boundaries.read_window("contlog", START, END)
+    assert sorted(rows["subsr_id"].astype(int)) == [2, 3, 4], "start included, end excluded"
+    assert set(rows.columns) == set(schema.column_names("contlog"))
+    previous = with_boundaries.read_window("contlog", START - timedelta(days=7), START)
+    assert sorted(previous["subsr_id"].astype(int)) == [1]
+    following = with_boundaries.read_window("contlog", END, END + timedelta(days=7))
+    assert sorted(following["subsr_id"].astype(int)) == [5, 6]
+
+
+def test_chunked_reads_give_the_same_frame(with_boundaries, source_url):
+    whole = with_boundaries.read_window("contlog", START - timedelta(days=1), END + timedelta(days=1))
+    chunked_db = SourceDatabase(url=source_url, chunk_rows=2)
+    chunked = chunked_db.read_window("contlog", START - timedelta(days=1), END + timedelta(days=1))
+    assert len(whole) == len(BOUNDARY_ROWS)
+    pd.testing.assert_frame_equal(whole, chunked)
+    pd.testing.assert_frame_equal(with_boundaries.read_table("contlog"),
+                                  SourceDatabase(url=source_url, chunk_rows=4).read_table("contlog"))
+
+
+def test_an_empty_window_has_the_columns(with_boundaries):
+    empty = with_boundaries.read_window("contlog", datetime(2030, 1, 7), datetime(2030, 1, 14), ["subsr_id", "log_dt"])
+    assert empty.empty and list(empty.columns) == ["subsr_id", "log_dt"]
+
+
+def test_check_columns_names_the_table_and_the_column(source_url):
+    engine = _engine(source_url)
+    try:
+        schema.create_source_tables(engine, drop_existing=True)
+        with engine.begin() as conn:
+            conn.execute(sa.text("ALTER TABLE vods_sumut DROP COLUMN disp_rtm_sec"))
+            conn.execute(sa.text("DROP TABLE userinfo"))
+    finally:
+        engine.dispose()
+    db = SourceDatabase(url=source_url)
+    with pytest.raises(SourceSchemaError, match=r"'vods_sumut' is missing column\(s\) \['disp_rtm_sec'\]"):
+        db.check_columns("vods_sumut", ["subsr_id", "use_tms", "disp_rtm_sec"])
+    with pytest.raises(SourceSchemaError, match=r"'vods_sumut' is missing column\(s\) \['disp_rtm_sec'\]"):
+        db.read_window("vods_sumut", START, END)
+    with pytest.raises(SourceSchemaError, match=r"source table 'userinfo' does not exist"):
+        db.read_table("userinfo")
+    db.check_columns("vods_sumut", ["subsr_id", "use_tms"])  # what is there passes
+    db.engine.dispose()
+
+
+def test_read_table_returns_dirty_sqlite_values_as_they_are(tmp_path):
+    url = f"sqlite:///{tmp_path / 'dirty.db'}"
+    engine = _engine(url)
+    try:
+        schema.create_source_tables(engine, drop_existing=True)
+        with engine.begin() as conn:
+            # Raw SQL with bound parameters: SQLite stores text in numeric columns as it is.
+            conn.execute(sa.text(
+                "INSERT INTO vods_sumut (subsr_id, program_id, program_name, episode_num, log_dt, use_tms, "
+                "disp_rtm_sec, count_watch, month, e_bool) VALUES (:s, :p, 'X', 1, :dt, :use, :rt, 1, 8, 0)"),
+                [{"s": 1, "p": 2, "dt": "2023-08-09 21:00:00", "use": 100, "rt": 200},
+                 {"s": None, "p": "VOD-2", "dt": "2023-08-09 24:60:60", "use": "N/A", "rt": 0},
+                 {"s": 3, "p": 2, "dt": "1970-01-01 00:00:05", "use": -5, "rt": 200}])
+    finally:
+        engine.dispose()
+    db = SourceDatabase(url=url)
+    rows = db.read_table("vods_sumut")
+    assert rows["use_tms"].tolist() == [100.0, "N/A", -5.0]
+    assert rows["program_id"].tolist() == [2, "VOD-2", 2]
+    assert rows["log_dt"].tolist() == ["2023-08-09 21:00:00", "2023-08-09 24:60:60", "1970-01-01 00:00:05"]
+    assert rows["subsr_id"].isna().tolist() == [False, True, False]
+    # The unparsable text still sorts inside its week, so the week's read delivers it to cleaning.
+    window = db.read_window("vods_sumut", datetime(2023, 8, 7), datetime(2023, 8, 14))
+    assert window["log_dt"].tolist() == ["2023-08-09 21:00:00", "2023-08-09 24:60:60"]
+    db.engine.dispose()
+
+
+def test_read_window_on_generated_data_is_the_text_range(tiny_dirty):
+    db = SourceDatabase(url=tiny_dirty.url, chunk_rows=1000)
+    table = db.read_table("vods_sumut")
+    week = db.read_window("vods_sumut", datetime(2023, 8, 14), datetime(2023, 8, 21))
+    text = table["log_dt"].astype("string")
+    expected = table[(text >= "2023-08-14 00:00:00") & (text < "2023-08-21 00:00:00")]
+    assert len(week) == len(expected) > 1000
+    assert sorted(week["subsr_id"].astype("string").fillna("<null>")) == \
+        sorted(expected["subsr_id"].astype("string").fillna("<null>"))
+    db.engine.dispose()

@@ -27,8 +27,21 @@ from pydantic import PrivateAttr
 from vodrec_assets import schema
 
 
-class SourceSchemaError(RuntimeError):
-    """The source table is missing or lacks a column the pipeline needs."""
+class SourceSchemaError(dg.Failure):
+    """The source table is missing or lacks a column the pipeline needs (schema drift).
+
+    A dg.Failure that is never retried: waiting does not bring a renamed table or a dropped column
+    back, unlike a database that is restarting (those errors are retried by the assets' RetryPolicy)."""
+
+    def __init__(self, description: str):
+        super().__init__(description=description, allow_retries=False)
+
+
+class ArtifactIntegrityError(ValueError):
+    """A stored array artifact is torn, truncated or does not match its manifest: never used."""
+
+
+MANIFEST_ENTRY = "__manifest__"
 
 
 @lru_cache(maxsize=8)
@@ -196,30 +209,71 @@ class ArtifactStore(dg.ConfigurableResource):
         return json.loads(self.get_bytes(key))
 
     def write_arrays(self, key: str, arrays: dict[str, np.ndarray], manifest: dict[str, Any]) -> None:
-        """Arrays as .npz (allow_pickle never needed) plus a JSON manifest with shapes, dtypes, sha256."""
-        blob = _deterministic_npz(arrays)
+        """Arrays as ONE self-contained .npz (allow_pickle never needed): the arrays plus a JSON manifest
+        entry with each array's shape, dtype and sha256. One object is written with one atomic put (a
+        rename locally, a PUT in S3), so a reader sees the old artifact or the new one, never a mix, and
+        two writers of the same week leave one complete artifact: the last put wins whole.
+
+        `<key>.json` is a copy of the manifest for people and listings, written after the .npz; readers
+        never trust it (read_arrays verifies the .npz against its own embedded manifest)."""
+        if MANIFEST_ENTRY in arrays:
+            raise ValueError(f"{MANIFEST_ENTRY!r} is reserved")
         full_manifest = dict(manifest)
         full_manifest["arrays"] = {
-            name: {"shape": list(a.shape), "dtype": str(a.dtype)} for name, a in arrays.items()
+            name: {"shape": list(a.shape), "dtype": str(a.dtype), "sha256": _array_sha256(a)}
+            for name, a in arrays.items()
         }
-        full_manifest["sha256"] = hashlib.sha256(blob).hexdigest()
-        # Arrays first, manifest last: a reader that finds the manifest finds matching arrays.
+        full_manifest["sha256"] = _manifest_digest(full_manifest["arrays"])
+        encoded = json.dumps(full_manifest, sort_keys=True, default=_json_default).encode()
+        blob = _deterministic_npz({**arrays, MANIFEST_ENTRY: np.frombuffer(encoded, dtype=np.uint8)})
         self.put_bytes(f"{key}.npz", blob)
-        self.write_json(f"{key}.json", full_manifest)
+        self.write_json(f"{key}.json", {**full_manifest, "npz_sha256": hashlib.sha256(blob).hexdigest()})
 
     def read_arrays(self, key: str) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        manifest = self.read_json(f"{key}.json")
+        """The arrays and manifest of `key`, verified (every array's sha256, shape and dtype against the
+        manifest inside the same .npz); ArtifactIntegrityError when anything does not match."""
         blob = self.get_bytes(f"{key}.npz")
+        try:
+            with np.load(io.BytesIO(blob), allow_pickle=False) as npz:
+                arrays = {name: npz[name] for name in npz.files}
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError) as exc:
+            raise ArtifactIntegrityError(f"artifact {key}.npz is unreadable (torn or corrupt): {exc}") from exc
+        if MANIFEST_ENTRY not in arrays:
+            return self._read_legacy_pair(key, blob, arrays)
+        try:
+            manifest = json.loads(arrays.pop(MANIFEST_ENTRY).tobytes())
+        except ValueError as exc:
+            raise ArtifactIntegrityError(f"artifact {key}.npz has an unreadable manifest: {exc}") from exc
+        specs = manifest.get("arrays", {})
+        if set(specs) != set(arrays) or manifest.get("sha256") != _manifest_digest(specs):
+            raise ArtifactIntegrityError(f"artifact {key}.npz: arrays {sorted(arrays)} do not match its manifest")
+        for name, spec in specs.items():
+            a = arrays[name]
+            if list(a.shape) != spec["shape"] or str(a.dtype) != spec["dtype"] or _array_sha256(a) != spec["sha256"]:
+                raise ArtifactIntegrityError(f"artifact {key}: array {name!r} fails its manifest {spec}")
+        return arrays, manifest
+
+    def _read_legacy_pair(self, key: str, blob: bytes, arrays: dict[str, np.ndarray]) -> tuple[dict, dict]:
+        """Artifacts written before the manifest moved into the .npz: verified against `<key>.json`."""
+        manifest = self.read_json(f"{key}.json")
         digest = hashlib.sha256(blob).hexdigest()
         if digest != manifest.get("sha256"):
-            raise ValueError(f"artifact {key}.npz fails its checksum (manifest {manifest.get('sha256')}, file {digest})")
-        with np.load(io.BytesIO(blob), allow_pickle=False) as npz:
-            arrays = {name: npz[name] for name in npz.files}
+            raise ArtifactIntegrityError(
+                f"artifact {key}.npz fails its checksum (manifest {manifest.get('sha256')}, file {digest})")
         for name, spec in manifest["arrays"].items():
             a = arrays.get(name)
             if a is None or list(a.shape) != spec["shape"] or str(a.dtype) != spec["dtype"]:
-                raise ValueError(f"artifact {key}: array {name!r} does not match its manifest {spec}")
+                raise ArtifactIntegrityError(f"artifact {key}: array {name!r} does not match its manifest {spec}")
         return arrays, manifest
+
+
+def _array_sha256(a: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest()
+
+
+def _manifest_digest(specs: dict[str, dict]) -> str:
+    """One sha256 over every array's name, shape, dtype and sha256: the artifact's content digest."""
+    return hashlib.sha256(json.dumps(specs, sort_keys=True).encode()).hexdigest()
 
 
 def _deterministic_npz(arrays: dict[str, np.ndarray]) -> bytes:

@@ -35,3 +35,13 @@ def lookback_weeks() -> int | None:
     if weeks < 1:
         raise ValueError(f"VODREC_LOOKBACK_WEEKS must be a positive integer or 'all', got {raw!r}")
     return weeks
+
+
+def retry_max() -> int:
+    """How many times a step that reads the source or touches the artifact store is retried."""
+    return int(os.environ.get("VODREC_RETRY_MAX", "4"))
+
+
+def retry_delay_seconds() -> float:
+    """The base delay of the exponential backoff between retries (1, 3, 7, 15 x this, +/- this)."""
+    return float(os.environ.get("VODREC_RETRY_DELAY_SECONDS", "2"))

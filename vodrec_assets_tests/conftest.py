@@ -8,6 +8,11 @@ import secrets
 import pytest
 import sqlalchemy as sa
 
+# Steps are retried with exponential backoff (vodrec_assets.assets.common.io_retry_policy); in tests the
+# base delay is short so that a failing step fails in well under a second instead of about 50 s. Set
+# before any test module imports the assets (the policy is read when they are defined).
+os.environ.setdefault("VODREC_RETRY_DELAY_SECONDS", "0.05")
+
 MYSQL_HOST = os.environ.get("VODREC_TEST_MYSQL_HOST", "127.0.0.1")
 MYSQL_PORT = int(os.environ.get("VODREC_TEST_MYSQL_PORT", "3306"))
 MYSQL_USER = os.environ.get("VODREC_TEST_MYSQL_USER", "root")

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from vodrec_assets import schema
-from vodrec_assets.assets.common import OWNERS, weekly_asset_kwargs
+from vodrec_assets.assets.common import OWNERS, io_retry_policy, weekly_asset_kwargs
 from vodrec_assets.assets.loaders import load_model, load_score_matrix
 from vodrec_assets.partitions import previous_week, weekly_partitions
 from vodrec_assets.quality import QualityPolicy
@@ -155,7 +155,7 @@ def plot_history(history: pd.DataFrame) -> bytes:
 
 @dg.asset(
     group_name="evaluation", kinds={"pandas", "parquet"}, code_version="1", owners=OWNERS,
-    deps=["weekly_metrics"], automation_condition=dg.AutomationCondition.eager(),
+    deps=["weekly_metrics"], automation_condition=dg.AutomationCondition.eager(), retry_policy=io_retry_policy(),
 )
 def metrics_history(context: dg.AssetExecutionContext, artifacts: ArtifactStore,
                     source_db: SourceDatabase) -> dg.MaterializeResult:

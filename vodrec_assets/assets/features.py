@@ -33,19 +33,27 @@ def weekly_pair_stats(context: dg.AssetExecutionContext, artifacts: ArtifactStor
     clicks = validate_logs(artifacts.read_parquet(f"raw_click_logs/{week}.parquet"), numeric_columns=CLICK_NUMERIC,
                            check_runtime=False, **common)
     stats = reduce_week(watches.rows, clicks.rows)
+    # Reference rows quarantined by vod_catalog and subscribers (a NULL, non-numeric or repeated id) join
+    # the week's quarantine too, so that one file holds everything the week could not use.
+    reference = [artifacts.read_parquet(f"{asset}/{week}.quarantined.parquet").assign(source_table=table)
+                 for asset, table in (("vod_catalog", "vodinfo"), ("subscribers", "userinfo"))
+                 if artifacts.exists(f"{asset}/{week}.quarantined.parquet")]
     quarantined = pd.concat(
-        [watches.quarantined.assign(source_table="vods_sumut"), clicks.quarantined.assign(source_table="contlog")],
+        [watches.quarantined.assign(source_table="vods_sumut"), clicks.quarantined.assign(source_table="contlog"),
+         *reference],
         ignore_index=True,
     ).astype("string")
     artifacts.write_parquet(f"weekly_pair_stats/{week}.parquet", stats.pairs)
     artifacts.write_parquet(f"quarantined_rows/{week}.parquet", quarantined)
     raw_rows = len(watches.rows) + len(watches.quarantined) + len(clicks.rows) + len(clicks.quarantined)
-    counts = {f"quarantined_{r}": watches.counts[r] + clicks.counts[r] for r in REASONS}
+    log_quarantined = len(watches.quarantined) + len(clicks.quarantined)
+    counts = {f"quarantined_{r}": int((quarantined["reason"] == r).sum()) for r in REASONS}
     summary = {
         "raw_watch_rows": len(watches.rows) + len(watches.quarantined),
         "raw_click_rows": len(clicks.rows) + len(clicks.quarantined),
-        "quarantined_rows": len(quarantined),
-        "quarantined_share": float(len(quarantined) / raw_rows) if raw_rows else 0.0,
+        "quarantined_rows": len(quarantined),  # = the sum of the quarantined_<reason> counts
+        "quarantined_reference_rows": len(quarantined) - log_quarantined,
+        "quarantined_share": float(log_quarantined / raw_rows) if raw_rows else 0.0,  # of the log rows
         **counts,
         **stats.counts,
     }
@@ -65,7 +73,7 @@ def cleaned_ratings(context: dg.AssetExecutionContext, artifacts: ArtifactStore)
     week = context.partition_key
     weeks = [w for w in window_weeks(week) if artifacts.exists(f"weekly_pair_stats/{w}.parquet")]
     if week not in weeks:
-        raise dg.Failure(f"weekly_pair_stats for {week} is missing: materialize it first")
+        raise dg.Failure(f"weekly_pair_stats for {week} is missing: materialize it first", allow_retries=False)
     ratings = merge_window([artifacts.read_parquet(f"weekly_pair_stats/{w}.parquet") for w in weeks])
     artifacts.write_parquet(f"cleaned_ratings/{week}.parquet", ratings)
     quarantine = {r: 0 for r in REASONS}

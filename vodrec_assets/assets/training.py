@@ -52,7 +52,7 @@ def trained_model(context: dg.AssetExecutionContext, config: TrainingConfig, art
         selected = selected_config(artifacts, week)
         if selected is None:
             raise dg.Failure("use_model_selection is set but no model_selection exists at or before this week: "
-                             "materialize model_selection (job select_model) first")
+                             "materialize model_selection (job select_model) first", allow_retries=False)
         lightfm_config = replace(lightfm_config, **selected[0])
         config_source = f"model_selection of {selected[1]}"
     model = fit_on(matrix, matrix.interactions, matrix.weights, lightfm_config)

@@ -29,6 +29,7 @@ LOG_DT_FORMAT = "%Y-%m-%d %H:%M:%S"
 REASONS = (
     "null_id",
     "non_numeric",
+    "null_value",
     "unparsable_log_dt",
     "log_dt_outside_week",
     "bad_e_bool",
@@ -37,7 +38,9 @@ REASONS = (
     "nonpositive_runtime",
     "negative_use_tms",
     "duplicate",
+    "duplicate_id",
 )
+ID_COLUMNS = ("subsr_id", "program_id")
 
 
 @dataclass
@@ -98,6 +101,11 @@ def validate_logs(
 
     mark(raw["subsr_id"].isna().to_numpy() | raw["program_id"].isna().to_numpy(), "null_id")
     mark(non_numeric, "non_numeric")
+    missing = raw["log_dt"].isna().to_numpy().copy()
+    for col in numeric_columns:
+        if col not in ID_COLUMNS:
+            missing |= raw[col].isna().to_numpy()
+    mark(missing, "null_value")
     mark(log_dt.isna().to_numpy(), "unparsable_log_dt")
     mark(((log_dt < week_start) | (log_dt >= week_end)).to_numpy(), "log_dt_outside_week")
     e_bool = parsed["e_bool"]
@@ -130,6 +138,26 @@ def validate_logs(
     quarantined.insert(0, "reason", reason[~good])
     counts = {name: int((reason == name).sum()) for name in REASONS}
     return ValidatedLogs(rows=rows, quarantined=quarantined.reset_index(drop=True), counts=counts)
+
+
+def validate_reference(raw: pd.DataFrame, id_column: str) -> ValidatedLogs:
+    """The catalogue (`vodinfo`) or the subscribers (`userinfo`): rows whose id is NULL (`null_id`), not a
+    number (`non_numeric`) or repeats an earlier row's id (`duplicate_id`, the first row is kept) are
+    quarantined; the rest keep their columns, with the id as int64."""
+    n = len(raw)
+    reason = np.full(n, "", dtype=object)
+    ids, bad = _numeric(raw[id_column])
+    whole = ids.notna() & (ids % 1 == 0)
+    reason[raw[id_column].isna().to_numpy()] = "null_id"
+    reason[(reason == "") & (bad.to_numpy() | (ids.notna() & ~whole).to_numpy())] = "non_numeric"
+    reason[(reason == "") & ids.duplicated(keep="first").to_numpy()] = "duplicate_id"
+    good = reason == ""
+    rows = raw.loc[good].copy()
+    rows[id_column] = ids[good].astype("int64")
+    quarantined = raw.loc[~good].astype("string")
+    quarantined.insert(0, "reason", reason[~good])
+    counts = {name: int((reason == name).sum()) for name in REASONS}
+    return ValidatedLogs(rows=rows.reset_index(drop=True), quarantined=quarantined.reset_index(drop=True), counts=counts)
 
 
 @dataclass

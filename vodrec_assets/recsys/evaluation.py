@@ -86,6 +86,8 @@ def next_week_targets(prev: ScoreMatrix, week_pairs: pd.DataFrame) -> tuple[np.n
     i = prev.item_index(watched["program_id"].to_numpy())
     known = (u >= 0) & (i >= 0)
     u, i = u[known], i[known]
+    if len(u) == 0:  # nobody the previous model knows watched anything (an empty week, say)
+        return np.empty(0, np.int64), sp.csr_matrix((0, prev.shape[1]), dtype=np.float32)
     seen_before = np.asarray(prev.interactions[u, i]).ravel() > 0
     u, i = u[~seen_before], i[~seen_before]
     users = np.unique(u)

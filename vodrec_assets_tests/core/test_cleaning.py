@@ -38,11 +38,13 @@ def test_every_bad_row_class_is_quarantined_with_its_reason_and_nothing_is_lost(
         watch(1, 10, "2023-08-08 20:00:00", -5, 1200),            # negative_use_tms
         watch(1, 10, "2023-08-07 20:00:00", 600, 1200),           # duplicate of the first row
         watch(2, 20, "2023-08-07 00:00:00", 2400, 1200),          # good (ratio above 1 is repaired later)
+        watch(1, 10, "2023-08-08 20:00:00", None, 1200),          # null_value (a NULL measure)
+        watch(1, 10, None, 600, 1200),                            # null_value (a NULL log_dt)
     ]
     v = validate(rows, WATCH_NUMERIC, True)
     assert len(v.rows) == 2
     assert len(v.rows) + len(v.quarantined) == len(rows)
-    assert v.counts == {"null_id": 1, "non_numeric": 1, "unparsable_log_dt": 1, "log_dt_outside_week": 2,
+    assert v.counts == {"null_id": 1, "non_numeric": 1, "null_value": 2, "duplicate_id": 0, "unparsable_log_dt": 1, "log_dt_outside_week": 2,
                         "bad_e_bool": 1, "unknown_subscriber": 1, "unknown_program": 1, "nonpositive_runtime": 1,
                         "negative_use_tms": 1, "duplicate": 1}
     assert set(v.quarantined["reason"]) == set(k for k, n in v.counts.items() if n)

@@ -50,6 +50,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=int, default=1, help="seeds to average LightFM over")
     p.set_defaults(func=_call("vodrec_assets.benchmarks.movielens:cli_benchmark"))
 
+    p = sub.add_parser("weekly-quality", help="next-week metrics of the stored weekly models against baselines")
+    p.add_argument("--artifacts", help="artifact folder (default: VODREC_HOME/artifacts, what `vodrec demo` wrote)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_call("vodrec_assets.benchmarks.weekly_quality:cli_weekly_quality"))
+
     p = sub.add_parser("bench", help="time one weekly partition stage by stage")
     p.add_argument("--scale", choices=SCALES, default="tiny")
     p.add_argument("--weeks", type=int, default=12)

@@ -129,3 +129,23 @@ def test_metrics_history_is_rebuilt_not_appended(three_weeks):
         weeks = conn.execute(sa.text("select week, count(*) from metrics_history where metric = 'holdout_map_at_10' "
                                      "group by week order by week")).fetchall()
     assert [(w, n) for w, n in weeks] == [(w, 1) for w in WEEKS]
+
+
+def test_weekly_quality_compares_baselines_with_the_numbers_weekly_metrics_reported(three_weeks):
+    """`vodrec weekly-quality` re-scores the stored weeks: its LightFM and popularity rows are exactly the
+    next-week values weekly_metrics wrote (same protocol, same code), and it adds item-kNN and EASE."""
+    from vodrec_assets.benchmarks.weekly_quality import format_table, run
+
+    ws, _ = three_weeks
+    result = run(ws.artifacts)
+    assert sorted(result["weeks"]) == WEEKS[1:]
+    for week, models in result["weeks"].items():
+        assert set(models) == {"lightfm", "popularity", "item_knn", "ease"}
+        reported = ws.artifacts.read_json(f"weekly_metrics/{week}.json")["metrics"]
+        assert models["lightfm"]["precision_at_10"] == pytest.approx(reported["precision_at_10"])
+        assert models["lightfm"]["map_at_10"] == pytest.approx(reported["map_at_10"])
+        assert models["popularity"]["precision_at_10"] == pytest.approx(reported["popularity_precision_at_10"])
+        for metrics in models.values():
+            assert 0 <= metrics["precision_at_10"] <= 1 and metrics["users"] == reported["next_week_users"]
+    assert set(result["mean"]) == {"lightfm", "popularity", "item_knn", "ease"}
+    assert "item_knn" in format_table(result)

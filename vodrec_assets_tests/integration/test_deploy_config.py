@@ -19,13 +19,50 @@ def production_yaml() -> dict:
     return yaml.safe_load((REPO / "dagster.yaml").read_text())
 
 
-def test_production_yaml_takes_every_credential_from_the_environment():
-    db = production_yaml()["storage"]["mysql"]["mysql_db"]
-    assert db == {
-        "username": {"env": "DAGSTER_MYSQL_USER"}, "password": {"env": "DAGSTER_MYSQL_PASSWORD"},
-        "hostname": {"env": "DAGSTER_MYSQL_HOST"}, "db_name": {"env": "DAGSTER_MYSQL_DB"},
-        "port": {"env": "DAGSTER_MYSQL_PORT"},
-    }
+def test_production_yaml_holds_no_credential_and_reads_mysql_settings_from_the_environment():
+    from vodrec_assets.instance_storage import MissingStorageSetting, mysql_settings
+
+    assert production_yaml()["storage"] == {
+        "custom": {"module": "vodrec_assets.instance_storage", "class": "EnvironmentSelectedStorage"}}
+    env = {"DAGSTER_MYSQL_HOST": "db", "DAGSTER_MYSQL_USER": "dagster", "DAGSTER_MYSQL_PASSWORD": "p@ss:/'\"",
+           "DAGSTER_MYSQL_DB": "dagster", "DAGSTER_MYSQL_PORT": "3307"}
+    assert mysql_settings(env) == {"hostname": "db", "username": "dagster", "password": "p@ss:/'\"",
+                                   "db_name": "dagster", "port": 3307}
+    assert mysql_settings({k: v for k, v in env.items() if k != "DAGSTER_MYSQL_PORT"})["port"] == 3306
+    assert mysql_settings({}) is None
+    with pytest.raises(MissingStorageSetting, match="DAGSTER_MYSQL_PASSWORD"):
+        mysql_settings({k: v for k, v in env.items() if k != "DAGSTER_MYSQL_PASSWORD"})
+
+
+def test_production_yaml_without_a_mysql_host_is_a_local_sqlite_instance(tmp_path, monkeypatch):
+    """The embedded default: the same dagster.yaml keeps runs in SQLite inside DAGSTER_HOME."""
+    import dagster as dg
+    from dagster._core.instance.ref import InstanceRef
+    from dagster._core.storage.runs import SqliteRunStorage
+
+    for name in ("DAGSTER_MYSQL_HOST", "DAGSTER_MYSQL_USER", "DAGSTER_MYSQL_PASSWORD", "DAGSTER_MYSQL_DB"):
+        monkeypatch.delenv(name, raising=False)
+    home = tmp_path / "home"
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    instance_config.write_production_instance_config(home)
+    instance = dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home)))
+    try:
+        assert isinstance(instance.run_storage, SqliteRunStorage)
+        assert instance.get_concurrency_config().pool_config.default_pool_limit == 1
+    finally:
+        instance.dispose()
+    assert (home / "history" / "runs.db").is_file()
+
+
+def test_dg_check_defs_works_from_the_repository_root_with_no_setting(tmp_path):
+    """`dg check defs` with no DAGSTER_HOME and no MySQL variable: Dagster reads ./dagster.yaml, whose
+    storage falls back to SQLite under VODREC_HOME."""
+    env = clean_env({"VODREC_HOME": str(tmp_path / "vodrec_home")})
+    done = subprocess.run([str(BIN / "dg"), "check", "defs"], cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "All definitions loaded successfully" in done.stdout + done.stderr
+    assert (tmp_path / "vodrec_home" / "dagster_home" / "history").is_dir()
 
 
 def test_local_and_production_instances_share_the_scheduling_rules():

@@ -33,6 +33,9 @@ def _production() -> dict[str, Any]:
             s3=S3Resource(
                 endpoint_url=endpoint,
                 region_name=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
+                # botocore's own attempts per request (connection errors, 5xx, throttling); the step's
+                # RetryPolicy then retries the whole step with a longer backoff.
+                max_attempts=int(os.environ.get("VODREC_S3_MAX_ATTEMPTS", "5")),
             ),
             bucket=dg.EnvVar("VODREC_S3_BUCKET"),
             prefix=os.environ.get("VODREC_S3_PREFIX", "vodrec"),

@@ -1,6 +1,7 @@
 """Serving: every subscriber's top 10 for the week, written to Parquet and the recommendations table."""
 
 
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import dagster as dg
@@ -47,6 +48,34 @@ def recommendations(context: dg.AssetExecutionContext, artifacts: ArtifactStore,
     subscribers the model has never seen) goes to `popular_programs`. Not written when the week's quality
     gate fails."""
     week = context.partition_key
+    computed = compute_recommendations(artifacts, week)
+    written = publish_recommendations(artifacts, source_db, computed)
+    frame, n_users = computed.frame, computed.subscribers
+    per_user = np.diff(np.r_[0, np.flatnonzero(np.diff(frame["subsr_id"].to_numpy())) + 1, len(frame)]) if len(frame) else []
+    return dg.MaterializeResult(metadata={
+        "subscribers": n_users,
+        "rows": int(written),
+        "short_lists": int(np.sum(np.asarray(per_user) < TOP_K)) if len(frame) else 0,
+        "distinct_programs": int(frame["program_id"].nunique()),
+        "catalog_coverage": float(frame["program_id"].nunique() / max(computed.recommendable, 1)),
+        "path": artifacts.uri(f"recommendations/{week}.parquet"),
+    })
+
+
+@dataclass
+class WeekRecommendations:
+    """A week's top-10 lists (`frame`) and popularity list (`popular`), before they are written."""
+
+    week: str
+    frame: pd.DataFrame
+    popular: pd.DataFrame
+    subscribers: int
+    recommendable: int
+
+
+def compute_recommendations(artifacts: ArtifactStore, week: str) -> WeekRecommendations:
+    """The week's model and score matrix -> every subscriber's top 10 and the popularity list.
+    Shared by the `recommendations` asset and `vodrec bench` (its `recommend` stage)."""
     model, user_ids, item_ids = load_model(artifacts, week)
     matrix = load_score_matrix(artifacts, week)
     if not (np.array_equal(user_ids, matrix.user_ids) and np.array_equal(item_ids, matrix.item_ids)):
@@ -62,18 +91,16 @@ def recommendations(context: dg.AssetExecutionContext, artifacts: ArtifactStore,
         "program_id": item_ids[popular.items[0][valid]].astype(np.int64),
         "score": popular.scores[0][valid].astype(np.float64),
     })
-    artifacts.write_parquet(f"recommendations/{week}.parquet", frame)
-    written = source_db.replace_week_rows("recommendations", week, frame)
-    source_db.replace_week_rows("popular_programs", week, popular_frame)
-    per_user = np.diff(np.r_[0, np.flatnonzero(np.diff(frame["subsr_id"].to_numpy())) + 1, len(frame)]) if len(frame) else []
-    return dg.MaterializeResult(metadata={
-        "subscribers": int(len(user_ids)),
-        "rows": int(written),
-        "short_lists": int(np.sum(np.asarray(per_user) < TOP_K)) if len(frame) else 0,
-        "distinct_programs": int(frame["program_id"].nunique()),
-        "catalog_coverage": float(frame["program_id"].nunique() / max(int(matrix.item_allowed.sum()), 1)),
-        "path": artifacts.uri(f"recommendations/{week}.parquet"),
-    })
+    return WeekRecommendations(week, frame, popular_frame, int(len(user_ids)), int(matrix.item_allowed.sum()))
+
+
+def publish_recommendations(artifacts: ArtifactStore, source_db: SourceDatabase, recs: WeekRecommendations) -> int:
+    """Parquet artifact plus the week's rows of `recommendations` and `popular_programs`, each table's
+    week replaced in one transaction. Returns the recommendation rows written."""
+    artifacts.write_parquet(f"recommendations/{recs.week}.parquet", recs.frame)
+    written = source_db.replace_week_rows("recommendations", recs.week, recs.frame)
+    source_db.replace_week_rows("popular_programs", recs.week, recs.popular)
+    return written
 
 
 _all_weeks_so_far = dg.TimeWindowPartitionMapping(

@@ -1,0 +1,333 @@
+"""`vodrec bench --scale tiny|small|medium|large`: one weekly partition timed stage by stage.
+
+The data of a scale is generated once into `VODREC_HOME/bench/<scale>-<weeks>w-seed<seed>/source.db`
+(with `generate.json`, the generator's summary) and reused. The benchmarked partition is the last
+generated week, at the end of a lookback window (12 weeks by default). What a weekly run finds already
+materialized is prepared once, untimed, and kept in the same folder's `artifacts/`: the earlier weeks'
+ingestion and `weekly_pair_stats`, and the previous week's score matrix and model (the next-week
+protocol scores it).
+
+The timed run calls the asset functions themselves (direct invocation with a partitioned context and
+the same resources), so it runs exactly the code of a weekly materialization:
+
+| stage | assets / helpers |
+|---|---|
+| ingest | vod_catalog, subscribers, raw_vod_logs, raw_click_logs |
+| clean | weekly_pair_stats, cleaned_ratings |
+| matrix | score_matrix |
+| train | trained_model |
+| evaluate | weekly_metrics (next-week and holdout protocols, legacy diversity) |
+| recommend | `compute_recommendations` (the recommendations asset's scoring half) |
+| publish | `publish_recommendations` (its writing half), champion_model |
+
+Asset checks are not timed. The timed run happens in a fresh process so that its peak resident memory
+is its own. `--compare-original` runs `original.py`, the original's steps 3-5, on the same window.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import resource
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+STAGES = ("ingest", "clean", "matrix", "train", "evaluate", "recommend", "publish")
+ORIGINAL_MAX_SUBSCRIBERS = 10_000  # the original's dense pivot and per-subscriber loops: tiny and small only
+DEFAULT_NUM_THREADS = 2
+
+
+def bench_dir(scale: str, weeks: int, seed: int) -> Path:
+    from vodrec_assets import settings
+
+    return settings.vodrec_home() / "bench" / f"{scale}-{weeks}w-seed{seed}"
+
+
+def ensure_data(scale: str, weeks: int, seed: int = 0, say: Callable[[str], None] = print) -> dict[str, Any]:
+    """The scale's source database, generated when missing; returns the generator's summary."""
+    from vodrec_assets.sources.synthetic import generate
+
+    folder = bench_dir(scale, weeks, seed)
+    db, summary_file = folder / "source.db", folder / "generate.json"
+    if db.exists() and summary_file.exists():
+        return json.loads(summary_file.read_text())
+    folder.mkdir(parents=True, exist_ok=True)
+    say(f"generating {scale} data ({weeks} weeks, seed {seed}) into {db}")
+    summary = generate(f"sqlite:///{db}", scale=scale, weeks=weeks, seed=seed,
+                       progress=lambda m: say(f"  .. {m}")).to_dict()
+    # Artifacts derived from older data would be stale.
+    _remove_tree(folder / "artifacts")
+    tmp = summary_file.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(summary, indent=2))
+    tmp.replace(summary_file)
+    return summary
+
+
+def _remove_tree(path: Path) -> None:
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def partition_weeks(summary: dict[str, Any]) -> tuple[str, list[str]]:
+    """The benchmarked week (the last generated) and its lookback window, oldest first."""
+    from vodrec_assets.partitions import START_DATE, window_weeks
+
+    if summary["start"] != START_DATE:
+        raise SystemExit(f"vodrec bench: the bench data starts on {summary['start']} but the partitions start on "
+                         f"{START_DATE} (VODREC_START_DATE): unset it or make them agree")
+    last = date.fromisoformat(summary["start"]) + timedelta(days=7 * (summary["weeks"] - 1))
+    week = last.isoformat()
+    return week, window_weeks(week)
+
+
+# --------------------------------------------------------------------------- running the assets
+
+
+class _Runner:
+    """The resources of a bench folder and direct invocation of the weekly assets on them."""
+
+    def __init__(self, folder: Path, num_threads: int):
+        import logging
+
+        from vodrec_assets.assets.training import TrainingConfig
+        from vodrec_assets.quality import QualityPolicy
+        from vodrec_assets.resources import LocalArtifactStore, SourceDatabase
+
+        self.source_db = SourceDatabase(url=f"sqlite:///{folder / 'source.db'}")
+        self.artifacts = LocalArtifactStore(root=str(folder / "artifacts"))
+        self.quality = QualityPolicy()
+        self.training = TrainingConfig(num_threads=num_threads)
+        logging.getLogger("dagster").setLevel(logging.WARNING)  # the assets' per-step INFO lines
+
+    def context(self, week: str):
+        import dagster as dg
+
+        return dg.build_asset_context(partition_key=week)
+
+    def ingest(self, week: str) -> None:
+        from vodrec_assets.assets import ingestion
+
+        for asset in (ingestion.vod_catalog, ingestion.subscribers, ingestion.raw_vod_logs, ingestion.raw_click_logs):
+            asset(self.context(week), source_db=self.source_db, artifacts=self.artifacts)
+
+    def week_stats(self, week: str) -> None:
+        from vodrec_assets.assets import features
+
+        features.weekly_pair_stats(self.context(week), artifacts=self.artifacts)
+
+    def window(self, week: str) -> None:
+        from vodrec_assets.assets import features
+
+        features.cleaned_ratings(self.context(week), artifacts=self.artifacts)
+
+    def matrix(self, week: str) -> None:
+        from vodrec_assets.assets import features
+
+        features.score_matrix(self.context(week), artifacts=self.artifacts)
+
+    def train(self, week: str) -> None:
+        from vodrec_assets.assets import training
+
+        training.trained_model(self.context(week), config=self.training, artifacts=self.artifacts)
+
+    def evaluate(self, week: str) -> None:
+        from vodrec_assets.assets import evaluation
+
+        evaluation.weekly_metrics(self.context(week), artifacts=self.artifacts, quality=self.quality)
+
+
+def _to_stderr(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def prepare_window(folder: str, week: str, window: list[str], num_threads: int,
+                   say: Callable[[str], None] = _to_stderr) -> None:
+    """What the weekly run of `week` expects to find: the earlier weeks of its window reduced to pair
+    statistics, and the previous week's score matrix and model. Untimed; kept between runs."""
+    runner = _Runner(Path(folder), num_threads)
+    art = runner.artifacts
+    earlier = [w for w in window if w < week]
+    for w in earlier:
+        if not art.exists(f"weekly_pair_stats/{w}.json"):
+            t0 = time.perf_counter()
+            runner.ingest(w)
+            runner.week_stats(w)
+            for asset in ("raw_vod_logs", "raw_click_logs"):  # only the pair statistics are needed later
+                _remove_artifact(art, f"{asset}/{w}.parquet")
+            say(f"  .. prepared week {w} ({time.perf_counter() - t0:.1f}s)")
+    if earlier:
+        prev = earlier[-1]
+        if not art.exists(f"trained_model/{prev}.json"):
+            t0 = time.perf_counter()
+            runner.window(prev)
+            runner.matrix(prev)
+            runner.train(prev)
+            say(f"  .. prepared the previous week's model {prev} ({time.perf_counter() - t0:.1f}s)")
+
+
+def _remove_artifact(artifacts, key: str) -> None:
+    path = Path(artifacts.root) / key
+    path.unlink(missing_ok=True)
+
+
+def peak_rss_mb() -> float:
+    """Peak resident set size of this process so far (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def run_partition(folder: str, week: str, num_threads: int) -> dict[str, Any]:
+    """Materialize `week` stage by stage through the asset functions; seconds per stage and peak RSS."""
+    from vodrec_assets.assets import serving
+
+    runner = _Runner(Path(folder), num_threads)
+    seconds: dict[str, float] = {}
+
+    @contextmanager
+    def stage(name: str) -> Iterator[None]:
+        t0 = time.perf_counter()
+        yield
+        seconds[name] = time.perf_counter() - t0
+
+    with stage("ingest"):
+        runner.ingest(week)
+    with stage("clean"):
+        runner.week_stats(week)
+        runner.window(week)
+    with stage("matrix"):
+        runner.matrix(week)
+    with stage("train"):
+        runner.train(week)
+    with stage("evaluate"):
+        runner.evaluate(week)
+    with stage("recommend"):
+        recs = serving.compute_recommendations(runner.artifacts, week)
+    with stage("publish"):
+        serving.publish_recommendations(runner.artifacts, runner.source_db, recs)
+        serving.champion_model(runner.context(week), artifacts=runner.artifacts, source_db=runner.source_db)
+    metrics = runner.artifacts.read_json(f"weekly_metrics/{week}.json")
+    return {
+        "stages": seconds,
+        "peak_rss_mb": peak_rss_mb(),
+        "recommended_subscribers": recs.subscribers,
+        "recommendation_rows": int(len(recs.frame)),
+        "quality_gate_passed": bool(metrics["quality_gate_passed"]),
+        "holdout_map_at_10": metrics["metrics"].get("holdout_map_at_10"),
+    }
+
+
+def _in_fresh_process(fn: Callable, *args: Any) -> Any:
+    """Run `fn(*args)` in a new spawned process: its peak RSS is then its own."""
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(fn, *args).result()
+
+
+# --------------------------------------------------------------------------- the command
+
+
+def run_bench(scale: str, weeks: int = 12, seed: int = 0, compare_original: bool = False,
+              num_threads: int = DEFAULT_NUM_THREADS,
+              say: Callable[[str], None] = print) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The benchmark's result (exactly the keys of `--json`) and details (week, original, ...)."""
+    summary = ensure_data(scale, weeks, seed, say)
+    folder = bench_dir(scale, weeks, seed)
+    week, window = partition_weeks(summary)
+    say(f"benchmarking week {week}: window {window[0]} .. {week} ({len(window)} weeks)")
+    _in_fresh_process(prepare_window, str(folder), week, window, num_threads)
+    run = _in_fresh_process(run_partition, str(folder), week, num_threads)
+    stages = {name: round(run["stages"][name], 3) for name in STAGES}
+    total = sum(run["stages"].values())
+    result: dict[str, Any] = {
+        "scale": scale,
+        "subscribers": int(summary["rows"]["userinfo"]),
+        "programs": int(summary["rows"]["vodinfo"]),
+        "watch_rows": int(summary["rows"]["vods_sumut"]),
+        "click_rows": int(summary["rows"]["contlog"]),
+        "stages": stages,
+        "total_s": round(total, 3),
+        "peak_rss_mb": round(run["peak_rss_mb"], 1),
+        "recommend_subscribers_per_s": round(run["recommended_subscribers"] / max(run["stages"]["recommend"], 1e-9), 1),
+    }
+    details = {
+        "week": week, "window_weeks": len(window), "num_threads": num_threads,
+        "recommended_subscribers": run["recommended_subscribers"], "recommendation_rows": run["recommendation_rows"],
+        "quality_gate_passed": run["quality_gate_passed"], "holdout_map_at_10": run["holdout_map_at_10"],
+        "generate_seconds": summary.get("seconds"), "database_bytes": summary.get("database_bytes"),
+    }
+    if compare_original:
+        if result["subscribers"] > ORIGINAL_MAX_SUBSCRIBERS:
+            details["original"] = {"skipped": f"the original algorithm is only run at tiny and small scale "
+                                              f"(at most {ORIGINAL_MAX_SUBSCRIBERS:,} subscribers): its dense "
+                                              f"pivot and per-subscriber loops would not finish"}
+        else:
+            from vodrec_assets.benchmarks import original
+
+            say("running the original's steps 3-5 on the same window")
+            orig = _in_fresh_process(original.run_original, str(folder), week, window)
+            ours = sum(run["stages"][s] for s in original.COMPARED_STAGES)
+            details["original"] = {**orig, "vodrec_same_steps_s": round(ours, 3),
+                                   "ratio": round(orig["total_s"] / max(ours, 1e-9), 1)}
+    return result, details
+
+
+def format_table(result: dict[str, Any], d: dict[str, Any]) -> str:
+    lines = [
+        f"vodrec bench --scale {result['scale']}: week {d['week']} at the end of a {d['window_weeks']}-week window",
+        f"  {result['subscribers']:,} subscribers, {result['programs']:,} programs, "
+        f"{result['watch_rows']:,} watch rows, {result['click_rows']:,} click rows (all weeks)",
+        "",
+        f"  {'stage':<10} {'seconds':>9} {'share':>7}",
+    ]
+    total = result["total_s"]
+    for name in STAGES:
+        s = result["stages"][name]
+        lines.append(f"  {name:<10} {s:>9.2f} {s / max(total, 1e-9):>7.1%}")
+    lines += [
+        f"  {'total':<10} {total:>9.2f}",
+        "",
+        f"  peak RSS                {result['peak_rss_mb']:,.0f} MB",
+        f"  recommend               {result['recommend_subscribers_per_s']:,.0f} subscribers/s "
+        f"({d['recommended_subscribers']:,} subscribers, top 10)",
+        f"  LightFM threads         {d['num_threads']}",
+        f"  quality gate passed     {d['quality_gate_passed']}",
+    ]
+    orig = d.get("original")
+    if orig:
+        if "skipped" in orig:
+            lines.append(f"  original                skipped: {orig['skipped']}")
+        else:
+            lines += [
+                "",
+                f"  original steps 3-5      {orig['total_s']:,.2f} s "
+                f"(clean {orig['stages']['clean']:.2f}, train {orig['stages']['train']:.2f}, "
+                f"evaluate {orig['stages']['evaluate']:.2f}, evaluate_all {orig['stages']['evaluate_all']:.2f})",
+                f"  vodrec same steps       {orig['vodrec_same_steps_s']:,.2f} s (clean + matrix + train + evaluate + recommend)",
+                f"  ratio                   {orig['ratio']:,.1f}x",
+            ]
+    return "\n".join(lines)
+
+
+def cli_bench(args: argparse.Namespace) -> int:
+    seed = getattr(args, "seed", 0)
+    threads = getattr(args, "num_threads", DEFAULT_NUM_THREADS)
+    say = _to_stderr if args.json else (lambda msg: print(msg, flush=True))
+    result, details = run_bench(args.scale, args.weeks, seed, args.compare_original, threads, say)
+    if args.json:
+        # Exactly the documented keys; `original` only with --compare-original.
+        print(json.dumps(result | ({"original": details["original"]} if "original" in details else {})))
+    else:
+        print(format_table(result, details))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover - `vodrec bench` is the entry point
+    from vodrec_assets.cli import main
+
+    sys.exit(main(["bench", *sys.argv[1:]]))

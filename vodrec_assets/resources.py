@@ -131,6 +131,7 @@ class SourceDatabase(dg.ConfigurableResource):
             return int(conn.execute(sa.select(sa.func.count()).select_from(sa.table(table))).scalar_one())
 
     def has_table(self, table: str) -> bool:
+        self._table(table)  # only our schema's names reach the database, even in a lookup
         return sa.inspect(self.engine).has_table(table)
 
     def _bulk_insert(self, conn: sa.Connection, t: sa.Table, frame: pd.DataFrame) -> None:

@@ -1,10 +1,16 @@
 """Ingestion: each week's source rows, read once with bound parameters, stored as Parquet."""
 
 
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 import dagster as dg
+import numpy as np
 import pandas as pd
 
-from vodrec_assets.assets.common import OWNERS, week_of, weekly_asset_kwargs
+from vodrec_assets.assets.common import OWNERS, io_retry_policy, week_of, weekly_asset_kwargs
+from vodrec_assets.partitions import END_DATE, week_bounds, weekly_partitions
+from vodrec_assets.settings import TIMEZONE
 from vodrec_assets.recsys.cleaning import CLICK_COLUMNS, WATCH_COLUMNS, validate_reference
 from vodrec_assets.resources import ArtifactStore, SourceDatabase
 
@@ -102,3 +108,42 @@ def raw_vod_logs(context: dg.AssetExecutionContext, source_db: SourceDatabase, a
 def raw_click_logs(context: dg.AssetExecutionContext, source_db: SourceDatabase, artifacts: ArtifactStore) -> dg.MaterializeResult:
     """Exactly the week's rows of `contlog` (detail-page clicks), read with bound parameters, stored as they are."""
     return _ingest_logs(context, "contlog", CLICK_COLUMNS, "raw_click_logs", source_db, artifacts)
+
+
+def _log_dt_reasons(log_dt: pd.Series, first: datetime, upper: datetime) -> np.ndarray:
+    parsed = pd.to_datetime(log_dt.astype("string"), errors="coerce", format="mixed")
+    return np.select(
+        [log_dt.isna().to_numpy(), parsed.isna().to_numpy(), (parsed < pd.Timestamp(first)).to_numpy()],
+        ["null_value", "unparsable_log_dt", "log_dt_before_first_week"], default="log_dt_after_last_week",
+    ).astype(object)
+
+
+@dg.asset(group_name="data_quality", kinds={"sql", "parquet"}, code_version="1", owners=OWNERS,
+          retry_policy=io_retry_policy())
+def unassigned_log_rows(context: dg.AssetExecutionContext, source_db: SourceDatabase,
+                        artifacts: ArtifactStore) -> dg.MaterializeResult:
+    """Log rows that no weekly partition reads, so that none is lost without a trace: `log_dt` NULL
+    (`null_value`), text that is no date and sorts outside every week (`unparsable_log_dt`), before the
+    first week (`log_dt_before_first_week`, e.g. a box clock reset to 1970) or after the last one
+    (`log_dt_after_last_week`: after VODREC_END_DATE, or in the future, e.g. a clock jumped to 2037; rows of
+    the week in progress are not counted, its partition will read them). Kept with their reason and table
+    in `quarantined_rows/unassigned.parquet`. Not part of weekly_retrain: materialize it on demand."""
+    first = week_bounds(weekly_partitions.get_first_partition_key())[0]
+    now = datetime.now(ZoneInfo(TIMEZONE)).replace(tzinfo=None, microsecond=0)
+    last = weekly_partitions.get_last_partition_key()
+    upper = week_bounds(last)[1] if END_DATE and last else now
+    frames = []
+    for table, columns in (("vods_sumut", WATCH_COLUMNS), ("contlog", CLICK_COLUMNS)):
+        rows = source_db.read_outside(table, first, upper, columns)
+        quarantined = rows.astype("string")
+        quarantined.insert(0, "reason", _log_dt_reasons(rows["log_dt"], first, upper))
+        frames.append(quarantined.assign(source_table=table))
+    unassigned = pd.concat(frames, ignore_index=True).astype("string")
+    artifacts.write_parquet("quarantined_rows/unassigned.parquet", unassigned)
+    counts = unassigned.groupby(["source_table", "reason"]).size()
+    return dg.MaterializeResult(metadata={
+        "rows": int(len(unassigned)),
+        "weeks_read": f"[{first:%Y-%m-%d}, {upper:%Y-%m-%d %H:%M})",
+        **{f"{table}_{reason}": int(n) for (table, reason), n in counts.items()},
+        "path": artifacts.uri("quarantined_rows/unassigned.parquet"),
+    })

@@ -162,3 +162,31 @@ def test_schema_drift_fails_the_asset_naming_table_and_column_without_retrying(t
     assert re.search(message, failures[0].event_specific_data.error.message)
     # Waiting does not bring a column back: no retry was scheduled.
     assert not [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_UP_FOR_RETRY]
+
+
+def test_log_rows_outside_every_week_are_kept_not_lost(tmp_path, tiny_source_db):
+    """NULL log_dt, a clock reset to 1970, a clock jumped to 2037, junk text that sorts after every week:
+    no weekly window reads them, so unassigned_log_rows keeps them with their reason."""
+    from vodrec_assets.assets.ingestion import unassigned_log_rows
+
+    (tmp_path / "base").mkdir()
+    base = Workspace(tmp_path / "base", tiny_source_db)
+    before = metadata(dg.materialize([unassigned_log_rows], resources=base.resources), "unassigned_log_rows")
+    # The generator's own clock-reset rows (1 % dirty, class log_dt_outside_week) were never read before.
+    assert before["vods_sumut_log_dt_before_first_week"] > 0 and before["contlog_log_dt_after_last_week"] > 0
+    ws = Workspace(tmp_path, tiny_source_db)
+    with sqlite3.connect(ws.db_path) as conn:
+        good = _a_good_row(conn, "vods_sumut")
+        for log_dt in (None, "1970-01-01 00:03:00", "2037-05-01 12:00:00", "unknown"):
+            _insert(conn, "vods_sumut", [{**good, "log_dt": log_dt}])
+        _insert(conn, "contlog", [{**_a_good_row(conn, "contlog"), "log_dt": None}])
+    after = metadata(dg.materialize([unassigned_log_rows], resources=ws.resources), "unassigned_log_rows")
+    assert after["rows"] == before["rows"] + 5
+    added = {k: v - before.get(k, 0) for k, v in after.items() if k.startswith(("vods_sumut_", "contlog_"))}
+    assert {k: v for k, v in added.items() if v} == {
+        "vods_sumut_null_value": 1, "vods_sumut_log_dt_before_first_week": 1, "vods_sumut_log_dt_after_last_week": 1,
+        "vods_sumut_unparsable_log_dt": 1, "contlog_null_value": 1}
+    kept = ws.artifacts.read_parquet("quarantined_rows/unassigned.parquet")
+    assert len(kept) == after["rows"]
+    assert {"1970-01-01 00:03:00", "2037-05-01 12:00:00", "unknown"} <= set(kept["log_dt"].dropna())
+    assert set(kept["source_table"]) == {"vods_sumut", "contlog"}

@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
+from vodrec_assets.demo import week_outcome
 from vodrec_assets.recsys.cleaning import REASONS
 
 from .conftest import WEEKS, Workspace
@@ -103,6 +104,7 @@ def test_failed_quality_gate_stops_recommendations(tmp_path, tiny_source_db):
     gate = [e for e in result.get_asset_check_evaluations() if e.check_name == "quality_gate"]
     assert len(gate) == 1 and not gate[0].passed
     assert gate[0].severity == dg.AssetCheckSeverity.ERROR
+    assert week_outcome(result) == "gated"  # what `vodrec demo` reports: not a failure of the platform
     materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
     assert "weekly_metrics" in materialized and "recommendations" not in materialized
     assert not ws.artifacts.exists(f"recommendations/{WEEKS[0]}.parquet")
@@ -149,3 +151,11 @@ def test_weekly_quality_compares_baselines_with_the_numbers_weekly_metrics_repor
             assert 0 <= metrics["precision_at_10"] <= 1 and metrics["users"] == reported["next_week_users"]
     assert set(result["mean"]) == {"lightfm", "popularity", "item_knn", "ease"}
     assert "item_knn" in format_table(result)
+
+
+def test_a_week_that_breaks_is_failed_not_gated(tmp_path, tiny_source_db):
+    ws = Workspace(tmp_path, tiny_source_db)
+    with ws.source.engine.begin() as conn:
+        conn.execute(sa.text("ALTER TABLE vods_sumut RENAME TO vods_sumut_old"))
+    result = ws.materialize(WEEKS[0], raise_on_error=False)
+    assert week_outcome(result) == "failed"

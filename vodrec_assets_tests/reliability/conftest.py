@@ -23,7 +23,7 @@ from vodrec_assets_tests.integration.harness import (
 MARIADBD = shutil.which("mariadbd") or "/usr/sbin/mariadbd"
 INSTALL_DB = shutil.which("mariadb-install-db") or "/usr/bin/mariadb-install-db"
 # Short, test-sized backoff (production: VODREC_RETRY_MAX=4, VODREC_RETRY_DELAY_SECONDS=2).
-FAST_RETRIES = {"VODREC_RETRY_MAX": "3", "VODREC_RETRY_DELAY_SECONDS": "0.5", "VODREC_S3_MAX_ATTEMPTS": "2"}
+FAST_RETRIES = {"VODREC_RETRY_MAX": "3", "VODREC_RETRY_DELAY_SECONDS": "0.25", "VODREC_S3_MAX_ATTEMPTS": "2"}
 
 
 class OwnMariaDB:

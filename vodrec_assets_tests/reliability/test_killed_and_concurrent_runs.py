@@ -45,7 +45,7 @@ def test_run_killed_during_training_leaves_the_old_model_whole_and_reexecution_c
     t0 = time.perf_counter()
     proc = runner.start("--week", WEEK, "--epochs", "250")  # a slower training, to be killed in
     runner.wait_for(dg.DagsterEventType.STEP_START, "trained_model", proc=proc)
-    time.sleep(0.3)
+    time.sleep(0.1)
     os.killpg(proc.proc.pid, signal.SIGKILL)
     proc.stop(grace=1)
     killed_at = elapsed(t0)

@@ -20,7 +20,7 @@ from .conftest import WeekRunner, elapsed
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
 WEEK = "2023-08-07"
-DOUBLINGS = 6  # 64 x the tiny week's watch rows: a read that lasts long enough to be cut in the middle
+DOUBLINGS = 5  # 32 x the tiny week's watch rows: a read that lasts long enough to be cut in the middle
 
 
 @pytest.fixture(scope="module")

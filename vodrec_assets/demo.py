@@ -95,13 +95,14 @@ def cli_demo(args: argparse.Namespace) -> int:
 
     instance = dg.DagsterInstance.get()
     job = defs.resolve_job_def("weekly_retrain")
+    run_config = weekly_run_config(getattr(args, "training_config", None))
     print(f"materializing {len(weeks)} weeks ({weeks[0]} .. {weeks[-1]}) with DAGSTER_HOME={home}", flush=True)
     started = time.perf_counter()
     failures = []
     for week in weeks:
         t0 = time.perf_counter()
         result = job.execute_in_process(partition_key=week, instance=instance, raise_on_error=False,
-                                        run_config=QUIET_LOGS)
+                                        run_config=run_config)
         outcome = week_outcome(result)
         status = outcome if outcome != "failed" else "FAILED: " + _failure_summary(result)
         if outcome == "gated":
@@ -118,6 +119,27 @@ def cli_demo(args: argparse.Namespace) -> int:
         print(f"\nfor the UI on this data: VODREC_START_DATE={os.environ['VODREC_START_DATE']} "
               f"VODREC_SOURCE_URL={url} make ui")
     return 1 if failures or not history.success else 0
+
+
+def weekly_run_config(training_json: str | None) -> dict:
+    """The quiet console, plus trained_model's TrainingConfig fields when given as a JSON object."""
+    config = dict(QUIET_LOGS)
+    if training_json:
+        import json
+
+        from vodrec_assets.assets.training import TrainingConfig
+
+        try:
+            fields = json.loads(training_json)
+        except json.JSONDecodeError as exc:
+            raise SystemExit(f"--training-config is not JSON: {exc}") from None
+        if not isinstance(fields, dict):
+            raise SystemExit("--training-config must be a JSON object of TrainingConfig fields")
+        unknown = sorted(set(fields) - set(TrainingConfig.model_fields))
+        if unknown:
+            raise SystemExit(f"--training-config: unknown field(s) {unknown}; known: {sorted(TrainingConfig.model_fields)}")
+        config["ops"] = {"trained_model": {"config": fields}}
+    return config
 
 
 def week_outcome(result) -> str:

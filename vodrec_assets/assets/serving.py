@@ -19,7 +19,7 @@ from vodrec_assets.recsys.topk import NO_ITEM, recommend_top_k
 from vodrec_assets.resources import ArtifactStore, SourceDatabase
 
 TOP_K = 10
-CHUNK_USERS = 8192
+CHUNK_USERS = None  # recommend_top_k sizes chunks to keep each score block in cache
 
 
 def recommendations_frame(week: str, user_ids: np.ndarray, item_ids: np.ndarray, items: np.ndarray,

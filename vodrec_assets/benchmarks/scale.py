@@ -149,21 +149,21 @@ def _to_stderr(msg: str) -> None:
 
 
 def prepare_window(folder: str, week: str, window: list[str], num_threads: int,
-                   say: Callable[[str], None] = _to_stderr) -> None:
+                   say: Callable[[str], None] = _to_stderr, previous_model: bool = True) -> None:
     """What the weekly run of `week` expects to find: the earlier weeks of its window reduced to pair
-    statistics, and the previous week's score matrix and model. Untimed; kept between runs."""
+    statistics, and (unless `previous_model` is false: the next-week protocol is then skipped, as in
+    a first week) the previous week's score matrix and model. Untimed; kept between runs."""
     runner = _Runner(Path(folder), num_threads)
     art = runner.artifacts
     earlier = [w for w in window if w < week]
-    for w in earlier:
-        if not art.exists(f"weekly_pair_stats/{w}.json"):
-            t0 = time.perf_counter()
-            runner.ingest(w)
-            runner.week_stats(w)
-            for asset in ("raw_vod_logs", "raw_click_logs"):  # only the pair statistics are needed later
-                _remove_artifact(art, f"{asset}/{w}.parquet")
-            say(f"  .. prepared week {w} ({time.perf_counter() - t0:.1f}s)")
-    if earlier:
+    missing = [w for w in earlier if not art.exists(f"weekly_pair_stats/{w}.json")]
+    if missing:
+        # Weeks are independent: two processes (the machine's cores) prepare them side by side.
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(min(2, len(missing)), mp_context=ctx) as pool:
+            for w, seconds in zip(missing, pool.map(_prepare_week, [folder] * len(missing), missing)):
+                say(f"  .. prepared week {w} ({seconds:.1f}s)")
+    if earlier and previous_model:
         prev = earlier[-1]
         if not art.exists(f"trained_model/{prev}.json"):
             t0 = time.perf_counter()
@@ -171,6 +171,17 @@ def prepare_window(folder: str, week: str, window: list[str], num_threads: int,
             runner.matrix(prev)
             runner.train(prev)
             say(f"  .. prepared the previous week's model {prev} ({time.perf_counter() - t0:.1f}s)")
+
+
+def _prepare_week(folder: str, week: str) -> float:
+    """One earlier week of the window: ingested and reduced to its pair statistics (raw rows dropped)."""
+    t0 = time.perf_counter()
+    runner = _Runner(Path(folder), 1)
+    runner.ingest(week)
+    runner.week_stats(week)
+    for asset in ("raw_vod_logs", "raw_click_logs"):  # only the pair statistics are needed later
+        _remove_artifact(runner.artifacts, f"{asset}/{week}.parquet")
+    return time.perf_counter() - t0
 
 
 def _remove_artifact(artifacts, key: str) -> None:
@@ -183,18 +194,52 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+class _RssSampler:
+    """The resident set size sampled every 20 ms in a thread: the peak of each stage (ru_maxrss only
+    gives the peak of the whole process)."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.peak = 0
+        self._page = os.sysconf("SC_PAGE_SIZE")
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _rss(self) -> int:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * self._page
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.02):
+            self.peak = max(self.peak, self._rss())
+
+    def reset(self) -> None:
+        self.peak = self._rss()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 def run_partition(folder: str, week: str, num_threads: int) -> dict[str, Any]:
-    """Materialize `week` stage by stage through the asset functions; seconds per stage and peak RSS."""
+    """Materialize `week` stage by stage through the asset functions; seconds and peak RSS per stage."""
     from vodrec_assets.assets import serving
 
     runner = _Runner(Path(folder), num_threads)
     seconds: dict[str, float] = {}
+    stage_rss: dict[str, float] = {}
+    sampler = _RssSampler()
 
     @contextmanager
     def stage(name: str) -> Iterator[None]:
+        sampler.reset()
         t0 = time.perf_counter()
         yield
         seconds[name] = time.perf_counter() - t0
+        stage_rss[name] = round(max(sampler.peak, sampler._rss()) / 2**20, 1)
+        _to_stderr(f"  .. {name}: {seconds[name]:.2f}s, peak RSS {stage_rss[name]:,.0f} MB")
 
     with stage("ingest"):
         runner.ingest(week)
@@ -212,9 +257,11 @@ def run_partition(folder: str, week: str, num_threads: int) -> dict[str, Any]:
     with stage("publish"):
         serving.publish_recommendations(runner.artifacts, runner.source_db, recs)
         serving.champion_model(runner.context(week), artifacts=runner.artifacts, source_db=runner.source_db)
+    sampler.close()
     metrics = runner.artifacts.read_json(f"weekly_metrics/{week}.json")
     return {
         "stages": seconds,
+        "stage_peak_rss_mb": stage_rss,
         "peak_rss_mb": peak_rss_mb(),
         "recommended_subscribers": recs.subscribers,
         "recommendation_rows": int(len(recs.frame)),
@@ -257,6 +304,7 @@ def run_bench(scale: str, weeks: int = 12, seed: int = 0, compare_original: bool
     }
     details = {
         "week": week, "window_weeks": len(window), "num_threads": num_threads,
+        "stage_peak_rss_mb": run["stage_peak_rss_mb"],
         "recommended_subscribers": run["recommended_subscribers"], "recommendation_rows": run["recommendation_rows"],
         "quality_gate_passed": run["quality_gate_passed"], "holdout_map_at_10": run["holdout_map_at_10"],
         "generate_seconds": summary.get("seconds"), "database_bytes": summary.get("database_bytes"),
@@ -283,12 +331,12 @@ def format_table(result: dict[str, Any], d: dict[str, Any]) -> str:
         f"  {result['subscribers']:,} subscribers, {result['programs']:,} programs, "
         f"{result['watch_rows']:,} watch rows, {result['click_rows']:,} click rows (all weeks)",
         "",
-        f"  {'stage':<10} {'seconds':>9} {'share':>7}",
+        f"  {'stage':<10} {'seconds':>9} {'share':>7} {'peak RSS MB':>12}",
     ]
     total = result["total_s"]
     for name in STAGES:
         s = result["stages"][name]
-        lines.append(f"  {name:<10} {s:>9.2f} {s / max(total, 1e-9):>7.1%}")
+        lines.append(f"  {name:<10} {s:>9.2f} {s / max(total, 1e-9):>7.1%} {d['stage_peak_rss_mb'][name]:>12,.0f}")
     lines += [
         f"  {'total':<10} {total:>9.2f}",
         "",
@@ -319,6 +367,9 @@ def cli_bench(args: argparse.Namespace) -> int:
     threads = getattr(args, "num_threads", DEFAULT_NUM_THREADS)
     say = _to_stderr if args.json else (lambda msg: print(msg, flush=True))
     result, details = run_bench(args.scale, args.weeks, seed, args.compare_original, threads, say)
+    # Kept beside the data for `python -m vodrec_assets.benchmarks.scale plot` (docs/performance.md).
+    record = bench_dir(args.scale, args.weeks, seed) / "result.json"
+    record.write_text(json.dumps({"result": result, "details": details}, indent=2))
     if args.json:
         # Exactly the documented keys; `original` only with --compare-original.
         print(json.dumps(result | ({"original": details["original"]} if "original" in details else {})))
@@ -327,7 +378,53 @@ def cli_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def plot_scaling(records: list[dict[str, Any]], path: Path) -> None:
+    """Seconds per stage (stacked) and peak RSS against subscribers, log-log, from saved results."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    records = sorted(records, key=lambda r: r["result"]["subscribers"])
+    users = [r["result"]["subscribers"] for r in records]
+    fig, (ax, ax_mem) = plt.subplots(1, 2, figsize=(12, 4.8))
+    for name in STAGES:
+        ax.plot(users, [max(r["result"]["stages"][name], 1e-3) for r in records], "-o", ms=4, label=name)
+    ax.plot(users, [r["result"]["total_s"] for r in records], "-o", color="black", lw=2.5, label="total")
+    first = records[0]["result"]
+    ax.plot(users, [first["total_s"] * u / users[0] for u in users], ":", color="gray", label="linear from tiny")
+    ax.axhline(300, color="red", ls="--", lw=1, label="goal: 300 s at large")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("subscribers")
+    ax.set_ylabel("seconds (one weekly partition, 12-week window)")
+    ax.set_title("vodrec bench: time per stage")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8, ncol=2)
+    ax_mem.plot(users, [r["result"]["peak_rss_mb"] / 1024 for r in records], "-o", color="tab:purple", label="peak RSS")
+    ax_mem.axhline(8, color="red", ls="--", lw=1, label="goal: 8 GB at large")
+    ax_mem.set_xscale("log")
+    ax_mem.set_yscale("log")
+    ax_mem.set_xlabel("subscribers")
+    ax_mem.set_ylabel("GiB")
+    ax_mem.set_title("peak resident memory")
+    ax_mem.grid(alpha=0.3, which="both")
+    ax_mem.legend(fontsize=8)
+    for a in (ax, ax_mem):
+        a.set_xticks(users, [f"{u:,}\n{r['result']['scale']}" for u, r in zip(users, records)])
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100, metadata={"Software": None})
+    plt.close(fig)
+
+
 if __name__ == "__main__":  # pragma: no cover - `vodrec bench` is the entry point
+    if sys.argv[1:2] == ["plot"]:  # python -m vodrec_assets.benchmarks.scale plot docs/img/scaling.png
+        from vodrec_assets import settings
+
+        found = [json.loads(f.read_text()) for f in sorted((settings.vodrec_home() / "bench").glob("*/result.json"))]
+        plot_scaling(found, Path(sys.argv[2]))
+        sys.exit(0)
     from vodrec_assets.cli import main
 
     sys.exit(main(["bench", *sys.argv[1:]]))

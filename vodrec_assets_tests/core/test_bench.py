@@ -174,3 +174,32 @@ def test_bench_json_on_tiny_data_has_every_key(tmp_path, monkeypatch, capsys):
     assert result["total_s"] == pytest.approx(sum(result["stages"].values()), abs=0.01)
     assert result["peak_rss_mb"] > 0 and result["recommend_subscribers_per_s"] > 0
     assert (tmp_path / "bench" / "tiny-2w-seed0" / "source.db").exists()  # generated once, then reused
+
+
+def test_packed_key_reduction_equals_a_pandas_groupby_and_its_own_fallback():
+    """merge_window's numpy reduction (one int64 key, stable sort, reduceat) against the groupby it
+    replaced, with NaN ratios, NaT clicks and pairs repeated across weeks; ids too far apart to pack
+    take the groupby path and give the same rows."""
+    from vodrec_assets.recsys.cleaning import _reduce_pairs
+
+    rng = np.random.default_rng(3)
+    frames = []
+    for week in range(4):
+        n = 200
+        frame = pd.DataFrame({
+            "subsr_id": rng.integers(60_000_001, 60_000_040, n), "program_id": rng.integers(100_001, 100_030, n),
+            "watch_max_ratio": np.where(rng.random(n) < 0.3, np.nan, rng.random(n)),
+            "watch_cnt": rng.integers(0, 5, n), "click_cnt": rng.integers(0, 5, n),
+            "last_click_dt": pd.Series(START + pd.to_timedelta(rng.integers(0, 86400 * 7 * (week + 1), n), unit="s"))
+            .where(rng.random(n) > 0.3).astype("datetime64[ns]"),
+        }).drop_duplicates(["subsr_id", "program_id"]).sort_values(["subsr_id", "program_id"], ignore_index=True)
+        frames.append(frame)
+    expected = pd.concat(frames, ignore_index=True).groupby(["subsr_id", "program_id"], sort=True).agg(
+        watch_tms_max=("watch_max_ratio", "max"), watch_cnt=("watch_cnt", "sum"),
+        click_cnt=("click_cnt", "sum"), last_click_dt=("last_click_dt", "max"),
+    ).reset_index()
+    pd.testing.assert_frame_equal(_reduce_pairs(frames), expected)
+    far = [f.assign(subsr_id=f["subsr_id"] * 10**10, program_id=f["program_id"] * 10**12) for f in frames]
+    back = _reduce_pairs(far).assign(subsr_id=lambda f: f["subsr_id"] // 10**10,  # spans' product >= 2**62
+                                     program_id=lambda f: f["program_id"] // 10**12)
+    pd.testing.assert_frame_equal(back, expected)

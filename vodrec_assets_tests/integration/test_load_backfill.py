@@ -65,6 +65,7 @@ def test_backfill_of_52_tiny_weeks_materializes_every_week_exactly_once(tmp_path
                                                          details=service.tail_logs)
         figures["backfill_seconds"] = round(time.perf_counter() - t1, 1)
         report = service.failure_report(runs)
+        failures = {r.partition: service.graphql.run_failure_messages(r.run_id) for r in runs if r.status != "SUCCESS"}
         dagster_home = service.dagster_home
     figures["backfill_status"] = status
     figures["runs"] = len(runs)
@@ -93,15 +94,26 @@ def test_backfill_of_52_tiny_weeks_materializes_every_week_exactly_once(tmp_path
                                                    "quarantined_rows")
                if not (artifacts / a / f"{w}.parquet").is_file()]
     missing += [f"trained_model/{w}" for w in WEEKS if not (artifacts / "trained_model" / f"{w}.npz").is_file()]
+    # A week whose model does not beat popularity fails its blocking quality_gate check: that run fails
+    # (by design); the backfill goes on with the other weeks.
+    gate_failed = sorted(w for w in WEEKS
+                         if not json.loads((artifacts / "weekly_metrics" / f"{w}.json").read_text())["quality_gate_passed"])
+    figures["gate_failed_weeks"] = gate_failed
+    figures["failed_runs"] = failures
+    # Known gap (docs/reliability.md): in an asset backfill the recommendations step runs in another run
+    # than the failing check, so a gate-failed week still gets recommendations. Reported, not asserted.
+    figures["gate_failed_weeks_with_recommendations"] = [w for w in gate_failed if w in rec_weeks]
     out = tmp_path.parent / "load_backfill_figures.json"
     out.write_text(json.dumps(figures, indent=2))
     print(f"figures ({out}):\n{json.dumps(figures, indent=2)}")
 
     assert status == "COMPLETED_SUCCESS", report
-    assert all(r.status == "SUCCESS" for r in runs), report
+    assert set(failures) <= set(gate_failed), report
+    assert all(m and all("quality_gate" in x for x in m)
+               for m in failures.values()), failures
     assert figures["max_runs_at_once"] <= 2
     for asset, counts in per_asset.items():
         assert sorted(counts) == WEEKS, f"{asset}: weeks {sorted(set(WEEKS) - set(counts))} not materialized"
         assert set(counts.values()) == {1}, f"{asset}: materialized more than once: {[w for w, n in counts.items() if n > 1]}"
-    assert rec_weeks == WEEKS
+    assert set(WEEKS) - set(gate_failed) <= set(rec_weeks)
     assert not missing, missing

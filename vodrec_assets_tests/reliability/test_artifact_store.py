@@ -175,3 +175,25 @@ def test_a_writer_killed_mid_write_leaves_the_previous_artifact_whole(tmp_path):
     if manifest["seed"] == 1:
         assert store.get_bytes(f"{KEY}.npz") == before
     assert store.list_keys("trained_model/") == [f"{KEY}.json", f"{KEY}.npz"]  # a leftover .tmp is hidden
+
+
+def test_artifacts_written_before_the_embedded_manifest_still_load_verified(tmp_path):
+    """The old layout: a bare .npz and a .json manifest with the file's sha256 (two objects)."""
+    import hashlib
+    import json
+
+    from vodrec_assets.resources import _deterministic_npz
+
+    store = LocalArtifactStore(root=str(tmp_path))
+    legacy = arrays(1)
+    blob = _deterministic_npz(legacy)
+    manifest = {"week": "2023-08-07", "sha256": hashlib.sha256(blob).hexdigest(),
+                "arrays": {n: {"shape": list(a.shape), "dtype": str(a.dtype)} for n, a in legacy.items()}}
+    store.put_bytes(f"{KEY}.npz", blob)
+    store.put_bytes(f"{KEY}.json", json.dumps(manifest).encode())
+    loaded, read_manifest = store.read_arrays(KEY)
+    assert read_manifest["week"] == "2023-08-07"
+    np.testing.assert_array_equal(loaded["item_ids"], legacy["item_ids"])
+    store.put_bytes(f"{KEY}.npz", _deterministic_npz(arrays(2)))  # the pair no longer matches
+    with pytest.raises(ArtifactIntegrityError, match="checksum"):
+        store.read_arrays(KEY)

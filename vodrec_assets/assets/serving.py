@@ -48,6 +48,12 @@ def recommendations(context: dg.AssetExecutionContext, artifacts: ArtifactStore,
     subscribers the model has never seen) goes to `popular_programs`. Not written when the week's quality
     gate fails."""
     week = context.partition_key
+    # The blocking quality_gate check stops this step when both run together; an asset backfill may
+    # put weekly_metrics and recommendations in different runs, so the gate's verdict is read here too.
+    verdict = artifacts.read_json(f"weekly_metrics/{week}.json")
+    if not verdict.get("quality_gate_passed", False):
+        raise dg.Failure(f"the quality gate of {week} failed, its recommendations are not published: "
+                         f"{verdict.get('quality_gate_reason', 'no reason recorded')}", allow_retries=False)
     computed = compute_recommendations(artifacts, week)
     written = publish_recommendations(artifacts, source_db, computed)
     frame, n_users = computed.frame, computed.subscribers

@@ -105,6 +105,15 @@ def test_failed_quality_gate_stops_recommendations(tmp_path, tiny_source_db):
     assert len(gate) == 1 and not gate[0].passed
     assert gate[0].severity == dg.AssetCheckSeverity.ERROR
     assert week_outcome(result) == "gated"  # what `vodrec demo` reports: not a failure of the platform
+    # An asset backfill may run recommendations in a run of its own, without the blocking check: the asset
+    # reads the gate's verdict itself and refuses.
+    from vodrec_assets.assets.serving import recommendations
+
+    alone = dg.materialize([recommendations], partition_key=WEEKS[0], resources=ws.resources, instance=ws.instance,
+                           raise_on_error=False)
+    [failure] = [e for e in alone.all_events if e.is_step_failure]
+    assert f"the quality gate of {WEEKS[0]} failed" in failure.event_specific_data.error.message
+    assert not ws.artifacts.exists(f"recommendations/{WEEKS[0]}.parquet")
     materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
     assert "weekly_metrics" in materialized and "recommendations" not in materialized
     assert not ws.artifacts.exists(f"recommendations/{WEEKS[0]}.parquet")

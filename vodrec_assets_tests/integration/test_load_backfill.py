@@ -100,20 +100,23 @@ def test_backfill_of_52_tiny_weeks_materializes_every_week_exactly_once(tmp_path
                          if not json.loads((artifacts / "weekly_metrics" / f"{w}.json").read_text())["quality_gate_passed"])
     figures["gate_failed_weeks"] = gate_failed
     figures["failed_runs"] = failures
-    # Known gap (docs/reliability.md): in an asset backfill the recommendations step runs in another run
-    # than the failing check, so a gate-failed week still gets recommendations. Reported, not asserted.
+    # In an asset backfill the recommendations step may run in another run than the failing check; the
+    # asset then reads the gate's verdict itself and refuses, so a gate-failed week has no recommendations.
     figures["gate_failed_weeks_with_recommendations"] = [w for w in gate_failed if w in rec_weeks]
     out = tmp_path.parent / "load_backfill_figures.json"
     out.write_text(json.dumps(figures, indent=2))
     print(f"figures ({out}):\n{json.dumps(figures, indent=2)}")
 
-    assert status == "COMPLETED_SUCCESS", report
+    # Failed runs are exactly the gate-failed weeks' (a failed recommendations step marks the backfill failed).
+    assert status in (("COMPLETED_SUCCESS", "COMPLETED_FAILED") if gate_failed else ("COMPLETED_SUCCESS",)), report
     assert set(failures) <= set(gate_failed), report
-    assert all(m and all("quality_gate" in x for x in m)
+    assert all(m and all("quality_gate" in x or "quality gate" in x for x in m)
                for m in failures.values()), failures
     assert figures["max_runs_at_once"] <= 2
+    published = sorted(set(WEEKS) - set(gate_failed))
     for asset, counts in per_asset.items():
-        assert sorted(counts) == WEEKS, f"{asset}: weeks {sorted(set(WEEKS) - set(counts))} not materialized"
+        expected = published if asset in ("recommendations", "champion_model") else WEEKS
+        assert sorted(counts) == expected, f"{asset}: weeks {sorted(set(expected) ^ set(counts))} differ"
         assert set(counts.values()) == {1}, f"{asset}: materialized more than once: {[w for w, n in counts.items() if n > 1]}"
-    assert set(WEEKS) - set(gate_failed) <= set(rec_weeks)
+    assert rec_weeks == published, f"recommendations for {sorted(set(rec_weeks) ^ set(published))}"
     assert not missing, missing

@@ -13,7 +13,7 @@ from vodrec_assets.assets.common import OWNERS, io_retry_policy, weekly_asset_kw
 from vodrec_assets.assets.loaders import load_model, load_score_matrix
 from vodrec_assets.partitions import previous_week, weekly_partitions
 from vodrec_assets.quality import QualityPolicy
-from vodrec_assets.recsys.evaluation import holdout_protocol, next_week_protocol
+from vodrec_assets.recsys.evaluation import HOLDOUT_MAX_USERS, holdout_protocol, next_week_protocol
 from vodrec_assets.recsys.matrix import ScoreMatrix
 from vodrec_assets.recsys.metrics import legacy_diversity
 from vodrec_assets.recsys.model import EmbeddingModel, LightFMConfig
@@ -91,6 +91,9 @@ def weekly_metrics(context: dg.AssetExecutionContext, artifacts: ArtifactStore,
     matrix = load_score_matrix(artifacts, week)
     model, _, _ = load_model(artifacts, week)
     holdout = holdout_protocol(matrix, LightFMConfig(**model.config))
+    if matrix.shape[0] > HOLDOUT_MAX_USERS:
+        notes["holdout_protocol"] = (f"estimated on a fixed random sample of {HOLDOUT_MAX_USERS:,} of the "
+                                     f"{matrix.shape[0]:,} subscribers")
     metrics |= {k: v for k, v in holdout.items() if not k.endswith("users")}
     if holdout:
         metrics["holdout_users"] = float(holdout["holdout_users"])

@@ -5,7 +5,7 @@ Ids become integer codes once, here; everything downstream works on int32/float3
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -39,6 +39,16 @@ class ScoreMatrix:
 
     def item_index(self, ids: np.ndarray) -> np.ndarray:
         return _lookup(self.item_ids, ids)
+
+    def subscriber_sample(self, max_users: int, seed: int = 0) -> "ScoreMatrix":
+        """The rows of a fixed random sample of `max_users` subscribers (in id order), or self when there
+        are no more than that. Columns, item features and id order are unchanged."""
+        n_users = self.shape[0]
+        if n_users <= max_users:
+            return self
+        rows = np.sort(np.random.default_rng(seed).choice(n_users, max_users, replace=False))
+        return replace(self, user_ids=self.user_ids[rows], interactions=self.interactions[rows],
+                       weights=self.weights[rows], user_features=self.user_features[rows])
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         out = {

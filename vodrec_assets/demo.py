@@ -38,7 +38,7 @@ concurrency:
 
 
 def ensure_dagster_home() -> Path:
-    home = Path(os.environ.get("DAGSTER_HOME") or settings.vodrec_home() / "dagster_home").resolve()
+    home = settings.dagster_home()
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     if not config.exists():
@@ -104,12 +104,14 @@ def cli_demo(args: argparse.Namespace) -> int:
         result = job.execute_in_process(partition_key=week, instance=instance, raise_on_error=False,
                                         run_config=run_config)
         outcome = week_outcome(result)
-        status = outcome if outcome != "failed" else "FAILED: " + _failure_summary(result)
-        if outcome == "gated":
+        if outcome == "failed":
+            status = "FAILED: " + _failure_summary(result)
+            failures.append(week)
+        elif outcome == "gated":
             status = "gated, recommendations not published: " + "; ".join(
                 f"{e.check_name} {e.description}" for e in result.get_asset_check_evaluations() if not e.passed)
-        if outcome == "failed":
-            failures.append(week)
+        else:
+            status = "ok"
         print(f"  week {week}: {status} in {time.perf_counter() - t0:.1f}s", flush=True)
     history = defs.resolve_job_def("publish_metrics_history").execute_in_process(
         instance=instance, raise_on_error=False, run_config=QUIET_LOGS)

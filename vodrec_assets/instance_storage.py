@@ -12,11 +12,12 @@ dagster.yaml's own `env:` sources cannot express this: an unset variable is an e
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 from dagster._core.storage.base_storage import DagsterStorage
 from dagster._serdes import ConfigurableClass, ConfigurableClassData
+
+from vodrec_assets import settings
 
 MYSQL_ENV = {
     "hostname": "DAGSTER_MYSQL_HOST",
@@ -50,13 +51,6 @@ def mysql_settings(environ: dict[str, str] | os._Environ | None = None) -> dict[
     }
 
 
-def local_storage_dir(environ: dict[str, str] | os._Environ | None = None) -> Path:
-    env = os.environ if environ is None else environ
-    if env.get("DAGSTER_HOME"):
-        return Path(env["DAGSTER_HOME"]).resolve()
-    return (Path(env.get("VODREC_HOME", ".vodrec")) / "dagster_home").resolve()
-
-
 class EnvironmentSelectedStorage(DagsterStorage, ConfigurableClass):
     """A factory, not a storage: `from_config_value` returns dagster-mysql's or Dagster's SQLite storage.
     (Dagster checks that the class named in dagster.yaml is a DagsterStorage; it is never instantiated.)"""
@@ -75,7 +69,7 @@ class EnvironmentSelectedStorage(DagsterStorage, ConfigurableClass):
             return DagsterMySQLStorage(mysql_url=mysql_url_from_config({"mysql_db": mysql}))
         from dagster._core.storage.sqlite_storage import DagsterSqliteStorage
 
-        return DagsterSqliteStorage.from_local(str(local_storage_dir()))
+        return DagsterSqliteStorage.from_local(str(settings.dagster_home()))
 
     @property
     def inst_data(self) -> ConfigurableClassData | None:

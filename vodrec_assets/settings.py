@@ -13,6 +13,11 @@ def vodrec_home() -> Path:
     return Path(os.environ.get("VODREC_HOME", ".vodrec")).resolve()
 
 
+def dagster_home() -> Path:
+    """The local Dagster instance's folder: `DAGSTER_HOME`, else `VODREC_HOME/dagster_home`."""
+    return Path(os.environ.get("DAGSTER_HOME") or vodrec_home() / "dagster_home").resolve()
+
+
 def default_sqlite_url() -> str:
     return f"sqlite:///{vodrec_home() / 'source.db'}"
 

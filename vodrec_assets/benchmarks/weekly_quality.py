@@ -42,12 +42,11 @@ def next_week_comparison(artifacts: ArtifactStore, prev: str, week: str) -> dict
         "lightfm": lambda: model.scorer(),
         "popularity": lambda: popularity_scorer(train),
         "item_knn": lambda: item_knn_scorer(train),
-        "ease": (lambda: ease_scorer(train)) if train.shape[1] <= EASE_MAX_ITEMS else None,
     }
+    if train.shape[1] <= EASE_MAX_ITEMS:
+        scorers["ease"] = lambda: ease_scorer(train)
     out = {}
     for name, build in scorers.items():
-        if build is None:
-            continue
         t0 = time.perf_counter()
         metrics = evaluate_scorer(build(), users, relevant, train, matrix.item_allowed)
         out[name] = {k: float(metrics[k]) for k in METRICS} | {"users": float(len(users)),

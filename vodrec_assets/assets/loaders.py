@@ -5,6 +5,7 @@ import numpy as np
 
 from vodrec_assets.recsys.matrix import ScoreMatrix
 from vodrec_assets.recsys.model import EmbeddingModel
+from vodrec_assets.recsys.warm_start import STATE_FORMAT, ColumnKeys, LightFMState
 from vodrec_assets.resources import ArtifactStore
 
 
@@ -30,3 +31,26 @@ def load_model(artifacts: ArtifactStore, week: str) -> tuple[EmbeddingModel, np.
     if len(arrays["user_ids"]) != model.user_factors.shape[0] or len(arrays["item_ids"]) != model.item_factors.shape[0]:
         raise ValueError(f"trained_model/{week}: id maps do not match the factor matrices")
     return model, arrays["user_ids"], arrays["item_ids"]
+
+
+def save_lightfm_state(artifacts: ArtifactStore, week: str, state: LightFMState, users: ColumnKeys,
+                       items: ColumnKeys, config: dict) -> None:
+    """LightFM's per-feature parameters of the week's model, what next week's fit warm-starts from.
+    Apart from the model so that serving never loads them."""
+    arrays = state.to_arrays() | {
+        "user_column_ids": users.ids, "user_column_names": users.names.astype("U"),
+        "item_column_ids": items.ids, "item_column_names": items.names.astype("U"),
+    }
+    artifacts.write_arrays(f"lightfm_state/{week}", arrays, {"week": week, "format": STATE_FORMAT, "config": config})
+
+
+def load_lightfm_state(artifacts: ArtifactStore, week: str) -> tuple[LightFMState, ColumnKeys, ColumnKeys, dict] | None:
+    """The week's stored LightFM state, its column keys and config; None when the week has none."""
+    if not artifacts.exists(f"lightfm_state/{week}.npz"):
+        return None
+    arrays, manifest = artifacts.read_arrays(f"lightfm_state/{week}")
+    state = LightFMState.from_arrays(arrays)
+    if state is None or manifest.get("format") != STATE_FORMAT:
+        return None
+    return (state, ColumnKeys(arrays["user_column_ids"], arrays["user_column_names"]),
+            ColumnKeys(arrays["item_column_ids"], arrays["item_column_names"]), manifest.get("config", {}))

@@ -14,6 +14,7 @@ from vodrec_assets.recsys.matrix import ScoreMatrix
 from vodrec_assets.recsys.metrics import catalog_coverage, personalization, ranking_metrics
 from vodrec_assets.recsys.model import EmbeddingModel, LightFMConfig, fit_lightfm, with_identity
 from vodrec_assets.recsys.topk import ScoreBlock, recommend_top_k
+from vodrec_assets.recsys.warm_start import LightFMState
 
 K = 10
 # The holdout protocol fits a second LightFM model; above this many subscribers it is estimated on a fixed
@@ -57,13 +58,17 @@ def holdout_split(matrix: ScoreMatrix, test_size: float = 0.25, seed: int = 0) -
     return part(inter, ~test_mask), part(weights, ~test_mask), part(inter, test_mask)
 
 
-def fit_on(matrix: ScoreMatrix, interactions: sp.csr_matrix, weights: sp.csr_matrix | None, config: LightFMConfig) -> EmbeddingModel:
+def fit_on(matrix: ScoreMatrix, interactions: sp.csr_matrix, weights: sp.csr_matrix | None, config: LightFMConfig,
+           initial_state: LightFMState | None = None) -> EmbeddingModel:
+    """LightFM on `matrix`'s subscribers and programs; with the side features as `with_identity` columns
+    when `config.use_features` (warm_start.column_keys names those columns)."""
     return fit_lightfm(
         interactions,
         config,
         weights=weights,
         user_features=with_identity(matrix.user_features, matrix.shape[0]) if config.use_features else None,
         item_features=with_identity(matrix.item_features, matrix.shape[1]) if config.use_features else None,
+        initial_state=initial_state,
     )
 
 

@@ -10,6 +10,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from vodrec_assets.recsys.topk import ScoreBlock, embedding_scorer
+from vodrec_assets.recsys.warm_start import FeatureParameters, LightFMState
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ class EmbeddingModel:
     item_bias: np.ndarray  # float32 [n_items]
     config: dict[str, Any] = field(default_factory=dict)
     fit_seconds: float = 0.0
+    state: LightFMState | None = None  # LightFM's per-feature parameters, what next week warm-starts from
 
     def scorer(self) -> ScoreBlock:
         return embedding_scorer(self.user_factors, self.item_factors, self.item_bias)
@@ -88,11 +90,14 @@ def fit_lightfm(
     weights: sp.spmatrix | None = None,
     user_features: sp.spmatrix | None = None,
     item_features: sp.spmatrix | None = None,
+    initial_state: LightFMState | None = None,
 ) -> EmbeddingModel:
     """Fit LightFM on a users x items matrix of positives; `weights` (same pattern) are sample weights.
 
     With `config.use_features`, `user_features`/`item_features` (which should include identity
     columns) make it the hybrid model; the stored factors are then the feature-based representations.
+    With `initial_state` (warm_start.carry_over), training continues from it for `config.epochs`
+    instead of starting from LightFM's random initialisation.
     """
     from lightfm import LightFM  # imported here: the compiled extension is only needed to train
 
@@ -114,7 +119,9 @@ def fit_lightfm(
     uf = sp.csr_matrix(user_features, dtype=np.float32) if config.use_features and user_features is not None else None
     itf = sp.csr_matrix(item_features, dtype=np.float32) if config.use_features and item_features is not None else None
     started = time.perf_counter()
-    model.fit(
+    if initial_state is not None:
+        _load_state(model, initial_state)
+    (model.fit_partial if initial_state is not None else model.fit)(
         inter,
         user_features=uf,
         item_features=itf,
@@ -132,7 +139,31 @@ def fit_lightfm(
         item_bias=np.ascontiguousarray(item_bias, dtype=np.float32),
         config=config.to_dict(),
         fit_seconds=seconds,
+        state=_state_of(model),
     )
+
+
+_SIDES = (("users", "user"), ("items", "item"))
+
+
+def _load_state(model: Any, state: LightFMState) -> None:
+    for side, prefix in _SIDES:
+        params: FeatureParameters = getattr(state, side)
+        setattr(model, f"{prefix}_embeddings", np.ascontiguousarray(params.embeddings, np.float32).copy())
+        setattr(model, f"{prefix}_embedding_gradients", np.ascontiguousarray(params.embedding_gradients, np.float32).copy())
+        setattr(model, f"{prefix}_embedding_momentum", np.zeros_like(params.embeddings, np.float32))  # adadelta only
+        setattr(model, f"{prefix}_biases", np.ascontiguousarray(params.biases, np.float32).copy())
+        setattr(model, f"{prefix}_bias_gradients", np.ascontiguousarray(params.bias_gradients, np.float32).copy())
+        setattr(model, f"{prefix}_bias_momentum", np.zeros_like(params.biases, np.float32))
+
+
+def _state_of(model: Any) -> LightFMState:
+    return LightFMState(*(FeatureParameters(
+        embeddings=getattr(model, f"{prefix}_embeddings"),
+        embedding_gradients=getattr(model, f"{prefix}_embedding_gradients"),
+        biases=getattr(model, f"{prefix}_biases"),
+        bias_gradients=getattr(model, f"{prefix}_bias_gradients"),
+    ) for _, prefix in _SIDES))
 
 
 def with_identity(features: sp.spmatrix | None, n: int, feature_weight: float = 1.0) -> sp.csr_matrix:

@@ -3,6 +3,7 @@
 
 import io
 import math
+import time
 
 import dagster as dg
 import numpy as np
@@ -13,7 +14,7 @@ from vodrec_assets.assets.common import OWNERS, io_retry_policy, weekly_asset_kw
 from vodrec_assets.assets.loaders import load_model, load_score_matrix
 from vodrec_assets.partitions import previous_week, weekly_partitions
 from vodrec_assets.quality import QualityPolicy
-from vodrec_assets.recsys.evaluation import HOLDOUT_MAX_USERS, holdout_protocol, next_week_protocol
+from vodrec_assets.recsys.evaluation import HOLDOUT_MAX_USERS, NEXT_WEEK_MAX_USERS, holdout_protocol, next_week_protocol
 from vodrec_assets.recsys.matrix import ScoreMatrix
 from vodrec_assets.recsys.metrics import legacy_diversity
 from vodrec_assets.recsys.model import EmbeddingModel, LightFMConfig
@@ -72,6 +73,7 @@ def weekly_metrics(context: dg.AssetExecutionContext, artifacts: ArtifactStore,
     metrics: dict[str, float] = {}
     notes: dict[str, str] = {}
     prev = previous_week(week)
+    started = time.perf_counter()
     if prev and artifacts.exists(f"trained_model/{prev}.json") and artifacts.exists(f"score_matrix/{prev}.json"):
         prev_model, _, _ = load_model(artifacts, prev)
         prev_matrix = load_score_matrix(artifacts, prev)
@@ -80,7 +82,9 @@ def weekly_metrics(context: dg.AssetExecutionContext, artifacts: ArtifactStore,
         if next_week:
             metrics |= {k: v for k, v in next_week.items() if k != "users" and k != "popularity_users"}
             metrics["next_week_users"] = float(next_week["users"])
-            notes["next_week_protocol"] = f"model of {prev} scored on subscribers active in {week}"
+            notes["next_week_protocol"] = f"model of {prev} scored on subscribers active in {week}" + (
+                f" (a fixed random sample of {NEXT_WEEK_MAX_USERS:,} of them)"
+                if next_week["users"] >= NEXT_WEEK_MAX_USERS else "")
         else:
             notes["next_week_protocol"] = f"skipped: no subscriber of {prev}'s model newly watched anything in {week}"
     else:
@@ -88,9 +92,12 @@ def weekly_metrics(context: dg.AssetExecutionContext, artifacts: ArtifactStore,
             "skipped: this is the first week, there is no previous model" if prev is None
             else f"skipped: no trained model for the previous week {prev}"
         )
+    seconds = {"next_week_protocol_seconds": time.perf_counter() - started}
+    started = time.perf_counter()
     matrix = load_score_matrix(artifacts, week)
     model, _, _ = load_model(artifacts, week)
     holdout = holdout_protocol(matrix, LightFMConfig(**model.config))
+    seconds["holdout_protocol_seconds"] = time.perf_counter() - started
     if matrix.shape[0] > HOLDOUT_MAX_USERS:
         notes["holdout_protocol"] = (f"estimated on a fixed random sample of {HOLDOUT_MAX_USERS:,} of the "
                                      f"{matrix.shape[0]:,} subscribers")
@@ -104,7 +111,8 @@ def weekly_metrics(context: dg.AssetExecutionContext, artifacts: ArtifactStore,
         "week": week, "metrics": metrics, "notes": notes,
         "quality_gate_passed": gate_passed, "quality_gate_reason": gate_reason,
     })
-    return dg.MaterializeResult(metadata={**metrics, **notes, "quality_gate": gate_reason})
+    # The protocols' seconds are metadata, not metrics: the gate and the history never see them.
+    return dg.MaterializeResult(metadata={**metrics, **notes, **seconds, "quality_gate": gate_reason})
 
 
 def load_weekly_metrics(artifacts: ArtifactStore) -> list[dict]:

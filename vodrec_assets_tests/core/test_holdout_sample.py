@@ -47,3 +47,22 @@ def test_holdout_above_the_limit_is_the_protocol_on_the_sample_and_unchanged_bel
     full = holdout_protocol(matrix, CONFIG)  # 400 users, far below HOLDOUT_MAX_USERS
     assert HOLDOUT_MAX_USERS >= 100_000 and full == holdout_protocol(matrix, CONFIG, max_users=400)
     assert full["holdout_users"] > sampled["holdout_users"]
+
+
+def test_next_week_targets_above_the_limit_are_whole_rows_of_a_fixed_sample_of_the_active_subscribers():
+    import pandas as pd
+
+    from vodrec_assets.recsys.evaluation import NEXT_WEEK_MAX_USERS, next_week_targets
+
+    matrix = random_matrix()
+    rng = np.random.default_rng(1)
+    week = pd.DataFrame({"subsr_id": rng.choice(matrix.user_ids, 3000), "program_id": rng.choice(matrix.item_ids, 3000),
+                         "watch_max_ratio": rng.uniform(0, 1, 3000)})
+    users, relevant = next_week_targets(matrix, week)
+    assert NEXT_WEEK_MAX_USERS >= 100_000 and len(users) > 150  # below the limit: every active subscriber
+    s_users, s_relevant = next_week_targets(matrix, week, max_users=150)
+    assert len(s_users) == 150 and set(s_users) < set(users)
+    rows = np.searchsorted(users, s_users)
+    assert (s_relevant != relevant[rows]).nnz == 0  # each sampled subscriber keeps all their targets
+    again, _ = next_week_targets(matrix, week, max_users=150)
+    assert np.array_equal(again, s_users)

@@ -20,6 +20,8 @@ from typing import Any
 import dagster as dg
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import sqlalchemy as sa
 from dagster_aws.s3 import S3Resource
 from pydantic import PrivateAttr
@@ -224,6 +226,11 @@ class ArtifactStore(dg.ConfigurableResource):
     def read_parquet(self, key: str, columns: list[str] | None = None) -> pd.DataFrame:
         return pd.read_parquet(io.BytesIO(self.get_bytes(key)), columns=columns, engine="pyarrow")
 
+    def open_parquet(self, key: str) -> pq.ParquetFile:
+        """A Parquet artifact to read row group by row group or column by column (close it, or use
+        `with`). Here from its bytes in memory; a local store reads the file as it goes."""
+        return pq.ParquetFile(pa.BufferReader(self.get_bytes(key)))
+
     def write_json(self, key: str, payload: Any) -> None:
         self.put_bytes(key, json.dumps(payload, indent=2, sort_keys=True, default=_json_default).encode())
 
@@ -348,6 +355,9 @@ class LocalArtifactStore(ArtifactStore):
 
     def get_bytes(self, key: str) -> bytes:
         return self._path(key).read_bytes()
+
+    def open_parquet(self, key: str) -> pq.ParquetFile:
+        return pq.ParquetFile(self._path(key))
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()

@@ -1,5 +1,7 @@
 """Features: weekly pair statistics, the window's cleaned ratings, and the sparse score matrix."""
 
+import io
+from contextlib import ExitStack
 
 import dagster as dg
 import pandas as pd
@@ -7,9 +9,9 @@ import pandas as pd
 from vodrec_assets.assets.common import week_of, weekly_asset_kwargs
 from vodrec_assets.partitions import lookback_mapping, window_weeks
 from vodrec_assets.recsys.cleaning import (
-    CLICK_NUMERIC, REASONS, WATCH_NUMERIC, merge_window, validate_logs, weekly_pair_stats as reduce_week,
+    CLICK_NUMERIC, REASONS, WATCH_NUMERIC, validate_logs, weekly_pair_stats as reduce_week, write_window_ratings,
 )
-from vodrec_assets.recsys.matrix import build_score_matrix
+from vodrec_assets.recsys.matrix import RatedPairs, build_score_matrix
 from vodrec_assets.resources import ArtifactStore
 
 
@@ -69,28 +71,31 @@ def cleaned_ratings(context: dg.AssetExecutionContext, artifacts: ArtifactStore)
     """The original's cleaning over the lookback window (VODREC_LOOKBACK_WEEKS, default 12; `all` = from
     the first week): e_bool filter, watch ratio clipped to [0, 1], click and watch counts capped at their
     95th percentile, click recency (larger = newer), rating = best watch ratio, watched = rating > 0.
-    A merge of the window's weekly pair statistics; the source is never read again."""
+    A merge of the window's weekly pair statistics, range of subscribers by range (memory bounded by
+    the range, not the window); the source is never read again."""
     week = context.partition_key
     weeks = [w for w in window_weeks(week) if artifacts.exists(f"weekly_pair_stats/{w}.parquet")]
     if week not in weeks:
         raise dg.Failure(f"weekly_pair_stats for {week} is missing: materialize it first", allow_retries=False)
-    ratings = merge_window([artifacts.read_parquet(f"weekly_pair_stats/{w}.parquet") for w in weeks])
-    artifacts.write_parquet(f"cleaned_ratings/{week}.parquet", ratings)
+    buffer = io.BytesIO()
+    with ExitStack() as stack:
+        sources = [stack.enter_context(artifacts.open_parquet(f"weekly_pair_stats/{w}.parquet")) for w in weeks]
+        ratings = write_window_ratings(sources, buffer)
+    artifacts.put_bytes(f"cleaned_ratings/{week}.parquet", buffer.getvalue())
     quarantine = {r: 0 for r in REASONS}
     for w in weeks:
         summary = artifacts.read_json(f"weekly_pair_stats/{w}.json")
         for r in REASONS:
             quarantine[r] += int(summary.get(f"quarantined_{r}", 0))
-    watched = ratings["watched"] == 1
     return dg.MaterializeResult(metadata={
         "window_weeks": len(weeks),
         "window": f"{weeks[0]} .. {week}",
-        "pairs": int(len(ratings)),
-        "watched_pairs": int(watched.sum()),
-        "click_only_pairs": int(ratings["rating"].isna().sum()),
-        "subscribers": int(ratings["subsr_id"].nunique()),
-        "programs": int(ratings["program_id"].nunique()),
-        "mean_rating": float(ratings.loc[watched, "rating"].mean()) if watched.any() else 0.0,
+        "pairs": ratings.pairs,
+        "watched_pairs": ratings.watched_pairs,
+        "click_only_pairs": ratings.click_only_pairs,
+        "subscribers": ratings.subscribers,
+        "programs": ratings.programs,
+        "mean_rating": ratings.mean_rating,
         **{f"window_quarantined_{r}": int(v) for r, v in quarantine.items()},
     })
 
@@ -102,10 +107,13 @@ def cleaned_ratings(context: dg.AssetExecutionContext, artifacts: ArtifactStore)
 def score_matrix(context: dg.AssetExecutionContext, artifacts: ArtifactStore) -> dg.MaterializeResult:
     """Sparse CSR subscribers x programs interactions (1 where watched) and weights (the rating), with stable
     sorted id <-> index maps, item features (genre, content class, age limit) and user features (age band,
-    gender, region). Stored as arrays (.npz, no pickle) with a checksummed manifest."""
+    gender, region). Stored as arrays (.npz, no pickle) with a checksummed manifest. The cleaned ratings
+    are read batch by batch, four columns, keeping only the distinct ids and the watched pairs."""
     week = context.partition_key
+    with artifacts.open_parquet(f"cleaned_ratings/{week}.parquet") as ratings:
+        pairs = RatedPairs.read(ratings)
     matrix = build_score_matrix(
-        artifacts.read_parquet(f"cleaned_ratings/{week}.parquet"),
+        pairs,
         artifacts.read_parquet(f"vod_catalog/{week}.parquet"),
         artifacts.read_parquet(f"subscribers/{week}.parquet"),
     )

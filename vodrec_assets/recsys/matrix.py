@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import scipy.sparse as sp
 
 ITEM_FEATURE_COLUMNS = ("program_genre", "ct_cl", "age_limit")
@@ -130,21 +131,71 @@ def one_hot(frame: pd.DataFrame, columns: tuple[str, ...], n_rows: int, row_inde
     return m, vocab
 
 
-def build_score_matrix(ratings: pd.DataFrame, catalog: pd.DataFrame, subscribers: pd.DataFrame) -> ScoreMatrix:
-    """From cleaned ratings (one row per pair), the week's catalogue and subscribers.
+@dataclass
+class RatedPairs:
+    """What the score matrix needs of the cleaned ratings: every subscriber and program with a pair in
+    the window (click-only pairs included), and the watched pairs with their rating."""
+
+    user_ids: np.ndarray  # int64, sorted, unique
+    program_ids: np.ndarray  # int64, sorted, unique
+    watched_subsr_id: np.ndarray  # int64
+    watched_program_id: np.ndarray  # int64
+    watched_rating: np.ndarray  # float32
+
+    @classmethod
+    def from_frame(cls, ratings: pd.DataFrame) -> "RatedPairs":
+        watched = ratings[ratings["watched"] == 1]
+        return cls(
+            user_ids=np.unique(ratings["subsr_id"].to_numpy(np.int64)),
+            program_ids=np.unique(ratings["program_id"].to_numpy(np.int64)),
+            watched_subsr_id=watched["subsr_id"].to_numpy(np.int64),
+            watched_program_id=watched["program_id"].to_numpy(np.int64),
+            watched_rating=watched["rating"].to_numpy(np.float32),
+        )
+
+    @classmethod
+    def read(cls, ratings: pq.ParquetFile, batch_rows: int = 1 << 20) -> "RatedPairs":
+        """The same from a cleaned_ratings Parquet file, read batch by batch and only the four columns
+        needed: memory for the distinct ids and the watched pairs, not for the whole table."""
+        users, programs, subsr_parts, program_parts, rating_parts = [], [], [], [], []
+        for batch in ratings.iter_batches(batch_size=batch_rows, columns=["subsr_id", "program_id", "rating", "watched"]):
+            subsr = batch.column(0).to_numpy().astype(np.int64, copy=False)
+            program = batch.column(1).to_numpy().astype(np.int64, copy=False)
+            users.append(pd.unique(subsr))
+            programs.append(pd.unique(program))
+            watched = batch.column(3).to_numpy() == 1
+            subsr_parts.append(subsr[watched])
+            program_parts.append(program[watched])
+            rating_parts.append(batch.column(2).to_numpy(zero_copy_only=False)[watched].astype(np.float32))
+
+        def joined(parts: list[np.ndarray], dtype: type) -> np.ndarray:
+            return np.concatenate(parts).astype(dtype, copy=False) if parts else np.empty(0, dtype)
+
+        return cls(
+            user_ids=np.unique(joined(users, np.int64)),
+            program_ids=np.unique(joined(programs, np.int64)),
+            watched_subsr_id=joined(subsr_parts, np.int64),
+            watched_program_id=joined(program_parts, np.int64),
+            watched_rating=joined(rating_parts, np.float32),
+        )
+
+
+def build_score_matrix(ratings: pd.DataFrame | RatedPairs, catalog: pd.DataFrame, subscribers: pd.DataFrame) -> ScoreMatrix:
+    """From cleaned ratings (one row per pair: a frame, or `RatedPairs.read` of its Parquet file), the
+    week's catalogue and subscribers.
 
     Users: every subscriber with a pair in the window. Items: the catalogue plus any rated program,
     so that new programs can be scored; only catalogue programs with e_bool = 0 may be recommended.
     """
-    user_ids = np.unique(ratings["subsr_id"].to_numpy(np.int64))
+    pairs = RatedPairs.from_frame(ratings) if isinstance(ratings, pd.DataFrame) else ratings
+    user_ids = pairs.user_ids
     catalog_ids = catalog["program_id"].to_numpy(np.int64)
-    item_ids = np.unique(np.concatenate([catalog_ids, ratings["program_id"].to_numpy(np.int64)]))
+    item_ids = np.unique(np.concatenate([catalog_ids, pairs.program_ids]))
     n_users, n_items = len(user_ids), len(item_ids)
 
-    watched = ratings[ratings["watched"] == 1]
-    rows = _lookup(user_ids, watched["subsr_id"].to_numpy(np.int64))
-    cols = _lookup(item_ids, watched["program_id"].to_numpy(np.int64))
-    rating = watched["rating"].to_numpy(np.float32)
+    rows = _lookup(user_ids, pairs.watched_subsr_id)
+    cols = _lookup(item_ids, pairs.watched_program_id)
+    rating = pairs.watched_rating
     interactions = sp.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=(n_users, n_items))
     weights = sp.csr_matrix((rating, (rows, cols)), shape=(n_users, n_items))
     interactions.sum_duplicates()

@@ -1,9 +1,14 @@
+import io
+
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from vodrec_assets.recsys.cleaning import (
-    CLICK_NUMERIC, WATCH_NUMERIC, merge_window, validate_logs, weekly_pair_stats,
+    CLICK_NUMERIC, PAIR_STATS_COLUMNS, WATCH_NUMERIC, WindowSummary, _quantile_of_counts, merge_window,
+    reduce_window_ranges, validate_logs, weekly_pair_stats, write_window_ratings,
 )
 
 WEEK = (pd.Timestamp("2023-08-07"), pd.Timestamp("2023-08-14"))
@@ -125,3 +130,90 @@ def test_weekly_merge_equals_the_original_cleaning_over_the_whole_window():
     assert len(merged) == len(reference)
     for col in ["subsr_id", "program_id", "click_cnt", "click_recency", "watch_tms_max", "watch_cnt", "rating", "watched"]:
         np.testing.assert_allclose(merged[col].to_numpy(float), reference[col].to_numpy(float), err_msg=col, equal_nan=True)
+
+
+def _weekly_stats(rng, week, subscribers, n):
+    """One week's pair statistics as weekly_pair_stats writes them: sorted, one row per pair, NaN
+    ratios (click-only pairs), NaT clicks (watch-only pairs), counts with a long tail."""
+    start = pd.Timestamp("2023-08-07") + pd.Timedelta(days=7 * week)
+    frame = pd.DataFrame({
+        "subsr_id": rng.choice(subscribers, n), "program_id": rng.integers(100, 140, n),
+        "watch_max_ratio": np.where(rng.random(n) < 0.3, np.nan, rng.random(n).round(3)),
+        "click_cnt": rng.geometric(0.4, n), "watch_cnt": rng.geometric(0.5, n),
+        "last_click_dt": pd.Series(start + pd.to_timedelta(rng.integers(0, 7 * 86400, n), unit="s")),
+    }).drop_duplicates(["subsr_id", "program_id"])
+    frame["watch_cnt"] = frame["watch_cnt"].where(frame["watch_max_ratio"].notna(), 0)
+    frame["click_cnt"] = frame["click_cnt"].where(rng.random(len(frame)) < 0.8, 0)
+    frame["last_click_dt"] = frame["last_click_dt"].where(frame["click_cnt"] > 0).astype("datetime64[ns]")
+    frame = frame[(frame["watch_cnt"] > 0) | (frame["click_cnt"] > 0)]
+    return frame[PAIR_STATS_COLUMNS].sort_values(["subsr_id", "program_id"], ignore_index=True)
+
+
+def _parquet(frame, row_group_size):
+    buf = io.BytesIO()
+    frame.to_parquet(buf, index=False, engine="pyarrow", compression="zstd", row_group_size=row_group_size)
+    return buf.getvalue()
+
+
+def _write_window(weeks, chunk_rows, row_group_size=5, out_row_group_rows=1024 * 1024):
+    sources = [pq.ParquetFile(pa.BufferReader(_parquet(f, row_group_size))) for f in weeks]
+    sink = io.BytesIO()
+    summary = write_window_ratings(sources, sink, chunk_rows=chunk_rows, row_group_rows=out_row_group_rows)
+    return pd.read_parquet(io.BytesIO(sink.getvalue())), summary, pq.ParquetFile(io.BytesIO(sink.getvalue()))
+
+
+@pytest.fixture
+def window_stats():
+    rng = np.random.default_rng(5)
+    early, late = np.arange(1_000, 1_040), np.arange(1_030, 1_090)  # overlapping in 1030..1039
+    return [
+        _weekly_stats(rng, 0, early, 150),
+        _weekly_stats(rng, 1, early, 120),
+        _weekly_stats(rng, 2, np.arange(5_000, 5_020), 60),  # subscribers no other week has
+        _weekly_stats(rng, 3, early, 0),  # an empty week
+        _weekly_stats(rng, 4, late, 200),
+        _weekly_stats(rng, 5, late, 180),
+    ]
+
+
+@pytest.mark.parametrize("chunk_rows, out_row_group_rows", [(1, 1), (7, 50), (60, 10**6), (10**9, 10**6)])
+def test_range_by_range_merge_writes_exactly_what_merge_window_gives(window_stats, chunk_rows, out_row_group_rows):
+    expected = merge_window(window_stats)
+    got, summary, written = _write_window(window_stats, chunk_rows, out_row_group_rows=out_row_group_rows)
+    pd.testing.assert_frame_equal(got, expected, check_exact=True)  # rows, order, columns, dtypes, values
+    groups = [written.metadata.row_group(i).num_rows for i in range(written.metadata.num_row_groups)]
+    assert max(groups) <= out_row_group_rows and len(groups) >= len(expected) / out_row_group_rows
+    ranges = list(reduce_window_ranges([pq.ParquetFile(pa.BufferReader(_parquet(f, 5))) for f in window_stats],
+                                       chunk_rows))
+    assert len(ranges) > (10 if chunk_rows < 100 else 0)  # many subscriber ranges where the range is small
+    # The caps bit (values above the 95th percentile exist before capping) and are exactly pandas' own.
+    raw = pd.concat(window_stats).groupby(["subsr_id", "program_id"])[["click_cnt", "watch_cnt"]].sum()
+    for name in ("click_cnt", "watch_cnt"):
+        cap = raw[name].where(raw[name] > 0).dropna().astype(float).quantile(0.95)
+        assert raw[name].max() > cap and got[name].max() == cap
+    assert got["rating"].isna().any() and got["click_recency"].isna().any()
+    watched = expected["watched"] == 1
+    assert summary == WindowSummary(
+        pairs=len(expected), watched_pairs=int(watched.sum()), click_only_pairs=int(expected["rating"].isna().sum()),
+        subscribers=expected["subsr_id"].nunique(), programs=expected["program_id"].nunique(),
+        mean_rating=pytest.approx(expected.loc[watched, "rating"].mean()),
+    )
+
+
+def test_range_by_range_merge_of_an_empty_window_and_of_unsorted_weeks(window_stats):
+    empty = window_stats[3]
+    got, summary, _ = _write_window([empty, empty], chunk_rows=4)
+    pd.testing.assert_frame_equal(got, merge_window([empty, empty]), check_exact=True)
+    assert summary.pairs == 0 and summary.mean_rating == 0.0
+    shuffled = window_stats[0].sample(frac=1, random_state=1)
+    with pytest.raises(ValueError, match="not sorted"):
+        _write_window([shuffled], chunk_rows=4)
+
+
+def test_quantile_of_counts_is_pandas_linear_quantile():
+    rng = np.random.default_rng(2)
+    for n in [1, 2, 3, 19, 20, 21, 101, 1_000, 12_345]:
+        values = rng.geometric(0.3, n)
+        expected = pd.Series(values.astype(float)).quantile(0.95)
+        assert _quantile_of_counts(np.bincount(values)) == expected, n
+    assert _quantile_of_counts(np.zeros(3, np.int64)) is None

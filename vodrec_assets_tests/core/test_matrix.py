@@ -1,8 +1,11 @@
+import io
+
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
-from vodrec_assets.recsys.matrix import ScoreMatrix, build_score_matrix
+from vodrec_assets.recsys.matrix import RatedPairs, ScoreMatrix, build_score_matrix
 
 
 @pytest.fixture
@@ -45,3 +48,30 @@ def test_arrays_round_trip(inputs):
     broken = m.to_arrays() | {"user_ids": np.array([3, 3, 9])}
     with pytest.raises(ValueError, match="repeat"):
         ScoreMatrix.from_arrays(broken)
+
+
+def test_reading_the_ratings_file_batch_by_batch_gives_the_same_matrix(inputs):
+    """The score_matrix asset's path (RatedPairs.read of the cleaned_ratings Parquet, four columns, small
+    batches) against the whole frame: the same ids (click-only subscribers and programs outside the
+    catalogue included), interactions, weights and features."""
+    _, catalog, users = inputs
+    rng = np.random.default_rng(4)
+    n = 400
+    ratings = pd.DataFrame({
+        "subsr_id": rng.integers(1, 60, n), "program_id": rng.integers(100, 460, n),  # beyond the catalogue
+        "click_cnt": rng.random(n), "click_recency": rng.random(n), "watch_tms_max": np.nan, "watch_cnt": 1.0,
+        "rating": np.where(rng.random(n) < 0.4, np.nan, rng.random(n).round(2)),  # NaN: click-only, 0: not watched
+    }).drop_duplicates(["subsr_id", "program_id"]).sort_values(["subsr_id", "program_id"], ignore_index=True)
+    ratings["watched"] = (ratings["rating"] > 0).astype("int8")
+    ratings.loc[ratings["subsr_id"] == 5, ["rating", "watched"]] = [np.nan, 0]  # a click-only subscriber
+    users = pd.DataFrame({"subsr_id": np.arange(1, 70), "age_band": "30s", "gender": "F", "region": "Seoul"})
+    buf = io.BytesIO()
+    ratings.to_parquet(buf, index=False, engine="pyarrow", compression="zstd", row_group_size=37)
+    pairs = RatedPairs.read(pq.ParquetFile(io.BytesIO(buf.getvalue())), batch_rows=16)
+    streamed, whole = build_score_matrix(pairs, catalog, users), build_score_matrix(ratings, catalog, users)
+    assert 5 in streamed.user_ids and streamed.interactions[streamed.user_index(np.array([5]))[0]].nnz == 0
+    assert streamed.item_ids.max() > catalog["program_id"].max()
+    a, b = streamed.to_arrays(), whole.to_arrays()
+    assert a.keys() == b.keys()
+    for name in a:
+        assert a[name].dtype == b[name].dtype and np.array_equal(a[name], b[name]), name

@@ -11,6 +11,7 @@ import threading
 import zipfile
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from vodrec_assets.resources import MANIFEST_ENTRY, ArtifactIntegrityError, LocalArtifactStore, S3ArtifactStore
@@ -197,3 +198,12 @@ def test_artifacts_written_before_the_embedded_manifest_still_load_verified(tmp_
     store.put_bytes(f"{KEY}.npz", _deterministic_npz(arrays(2)))  # the pair no longer matches
     with pytest.raises(ArtifactIntegrityError, match="checksum"):
         store.read_arrays(KEY)
+
+
+def test_open_parquet_reads_the_same_table_as_read_parquet(store):
+    frame = pd.DataFrame({"subsr_id": np.arange(50, dtype=np.int64), "rating": np.linspace(0, 1, 50)})
+    store.write_parquet("cleaned_ratings/2023-08-07.parquet", frame)
+    with store.open_parquet("cleaned_ratings/2023-08-07.parquet") as pf:
+        assert pf.metadata.num_rows == 50
+        pd.testing.assert_frame_equal(pf.read(columns=["rating"]).to_pandas(), frame[["rating"]])
+    pd.testing.assert_frame_equal(store.read_parquet("cleaned_ratings/2023-08-07.parquet"), frame)

@@ -49,7 +49,9 @@ def quarantine_share(context: dg.AssetCheckExecutionContext, artifacts: Artifact
 @dg.asset_check(asset="cleaned_ratings", partitions_def=weekly_partitions,
                 description="Ratings lie in [0, 1] and no (subscriber, program) pair appears twice.")
 def ratings_valid(context: dg.AssetCheckExecutionContext, artifacts: ArtifactStore) -> dg.AssetCheckResult:
-    return _result(rules.ratings_valid(artifacts.read_parquet(f"cleaned_ratings/{context.partition_key}.parquet")))
+    with artifacts.open_parquet(f"cleaned_ratings/{context.partition_key}.parquet") as ratings:
+        columns = ratings.read(columns=[*rules.ID_COLUMNS, "rating"])
+    return _result(rules.ratings_valid_arrays(*(columns.column(c).to_numpy() for c in columns.column_names)))
 
 
 @dg.asset_check(asset="score_matrix", partitions_def=weekly_partitions,

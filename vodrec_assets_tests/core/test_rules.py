@@ -64,3 +64,16 @@ def test_quality_gate_and_regression():
     assert rules.map_regression({"map_at_10": 0.10}, {"map_at_10": 0.09}, 0.2).passed
     dropped = rules.map_regression({"map_at_10": 0.10}, {"map_at_10": 0.05}, 0.2)
     assert not dropped.passed and dropped.severity == "WARN"
+
+
+def test_duplicate_pairs_packed_sorted_unsorted_and_unpackable_ids_agree_with_pandas():
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"subsr_id": rng.integers(0, 50, 2000), "program_id": rng.integers(0, 40, 2000),
+                          "rating": rng.uniform(0, 1, 2000)})
+    expected = int(frame.duplicated(["subsr_id", "program_id"]).sum())
+    assert expected > 0
+    assert rules.ratings_valid(frame).metadata["duplicate_pairs"] == expected  # unsorted, packed
+    unique_sorted = frame.drop_duplicates(["subsr_id", "program_id"]).sort_values(["subsr_id", "program_id"])
+    assert rules.ratings_valid(unique_sorted).metadata["duplicate_pairs"] == 0  # the fast path
+    huge = frame.assign(subsr_id=frame["subsr_id"] + 2**40)  # too large to pack: pandas
+    assert rules.ratings_valid(huge).metadata["duplicate_pairs"] == expected

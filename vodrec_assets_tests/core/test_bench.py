@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from vodrec_assets.benchmarks import original
-from vodrec_assets.benchmarks.scale import STAGES
+from vodrec_assets.benchmarks.scale import STAGES, format_table
 from vodrec_assets.cli import main
 from vodrec_assets.recsys.cleaning import (
     CLICK_NUMERIC, WATCH_NUMERIC, merge_window, validate_logs, weekly_pair_stats,
@@ -174,6 +174,11 @@ def test_bench_json_on_tiny_data_has_every_key(tmp_path, monkeypatch, capsys):
     assert result["total_s"] == pytest.approx(sum(result["stages"].values()), abs=0.01)
     assert result["peak_rss_mb"] > 0 and result["recommend_subscribers_per_s"] > 0
     assert (tmp_path / "bench" / "tiny-2w-seed0" / "source.db").exists()  # generated once, then reused
+    record = json.loads((tmp_path / "bench" / "tiny-2w-seed0" / "result.json").read_text())
+    cpu = record["details"]["stage_cpu_seconds"]
+    assert list(cpu) == list(STAGES) and all(v >= 0 for v in cpu.values()) and sum(cpu.values()) > 0
+    table = format_table(record["result"], record["details"])
+    assert "CPU-s" in table and f"{cpu['train']:.2f}" in table
 
 
 def test_packed_key_reduction_equals_a_pandas_groupby_and_its_own_fallback():

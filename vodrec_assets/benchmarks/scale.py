@@ -275,7 +275,9 @@ def run_partition(folder: str, week: str, num_threads: int) -> dict[str, Any]:
     sampler.close()
     evaluation.fit_lightfm = fit_lightfm
     metrics = runner.artifacts.read_json(f"weekly_metrics/{week}.json")
+    model_manifest = runner.artifacts.read_json(f"trained_model/{week}.json")
     return {
+        "warm_start": model_manifest.get("warm_start", "no record"),
         "stages": seconds,
         "stage_cpu_seconds": cpu_seconds,
         "stage_peak_rss_mb": stage_rss,
@@ -327,6 +329,7 @@ def run_bench(scale: str, weeks: int = 12, seed: int = 0, compare_original: bool
         "lightfm_fit_seconds": [round(x, 3) for x in run["lightfm_fit_seconds"]],
         "recommended_subscribers": run["recommended_subscribers"], "recommendation_rows": run["recommendation_rows"],
         "quality_gate_passed": run["quality_gate_passed"], "holdout_map_at_10": run["holdout_map_at_10"],
+        "warm_start": run["warm_start"],
         "generate_seconds": summary.get("seconds"), "database_bytes": summary.get("database_bytes"),
     }
     if compare_original:
@@ -371,6 +374,7 @@ def format_table(result: dict[str, Any], d: dict[str, Any]) -> str:
         f"  recommend               {result['recommend_subscribers_per_s']:,.0f} subscribers/s "
         f"({d['recommended_subscribers']:,} subscribers, top 10)",
         f"  LightFM threads         {d['num_threads']}",
+        f"  weekly fit warm start   {d['warm_start']}",
         f"  quality gate passed     {d['quality_gate_passed']}",
     ]
     orig = d.get("original")

@@ -179,6 +179,8 @@ def test_bench_json_on_tiny_data_has_every_key(tmp_path, monkeypatch, capsys):
     assert list(cpu) == list(STAGES) and all(v >= 0 for v in cpu.values()) and sum(cpu.values()) > 0
     table = format_table(record["result"], record["details"])
     assert "CPU-s" in table and f"{cpu['train']:.2f}" in table
+    # the timed week continues the previous week's model that the untimed preparation trained
+    assert record["details"]["warm_start"] == "from 2023-08-07"
 
 
 def test_packed_key_reduction_equals_a_pandas_groupby_and_its_own_fallback():

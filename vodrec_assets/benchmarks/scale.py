@@ -165,7 +165,9 @@ def prepare_window(folder: str, week: str, window: list[str], num_threads: int,
                 say(f"  .. prepared week {w} ({seconds:.1f}s)")
     if earlier and previous_model:
         prev = earlier[-1]
-        if not art.exists(f"trained_model/{prev}.json"):
+        # A model prepared before the warm start has no state: prepare it again, or the timed week
+        # would be fitted from scratch.
+        if not (art.exists(f"trained_model/{prev}.json") and art.exists(f"lightfm_state/{prev}.json")):
             t0 = time.perf_counter()
             runner.window(prev)
             runner.matrix(prev)

@@ -36,10 +36,10 @@ class ScoreMatrix:
 
     def user_index(self, ids: np.ndarray) -> np.ndarray:
         """Row index of each id, -1 where unknown."""
-        return _lookup(self.user_ids, ids)
+        return lookup(self.user_ids, ids)
 
     def item_index(self, ids: np.ndarray) -> np.ndarray:
-        return _lookup(self.item_ids, ids)
+        return lookup(self.item_ids, ids)
 
     def subscriber_sample(self, max_users: int, seed: int = 0) -> "ScoreMatrix":
         """The rows of a fixed random sample of `max_users` subscribers (in id order), or self when there
@@ -101,7 +101,8 @@ class ScoreMatrix:
             raise ValueError("id maps must not repeat an id")
 
 
-def _lookup(sorted_ids: np.ndarray, ids: np.ndarray) -> np.ndarray:
+def lookup(sorted_ids: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """Position of each of `ids` in `sorted_ids`, -1 where absent."""
     ids = np.asarray(ids, dtype=np.int64)
     if len(sorted_ids) == 0:
         return np.full(len(ids), -1, dtype=np.int64)
@@ -193,8 +194,8 @@ def build_score_matrix(ratings: pd.DataFrame | RatedPairs, catalog: pd.DataFrame
     item_ids = np.unique(np.concatenate([catalog_ids, pairs.program_ids]))
     n_users, n_items = len(user_ids), len(item_ids)
 
-    rows = _lookup(user_ids, pairs.watched_subsr_id)
-    cols = _lookup(item_ids, pairs.watched_program_id)
+    rows = lookup(user_ids, pairs.watched_subsr_id)
+    cols = lookup(item_ids, pairs.watched_program_id)
     rating = pairs.watched_rating
     interactions = sp.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=(n_users, n_items))
     weights = sp.csr_matrix((rating, (rows, cols)), shape=(n_users, n_items))
@@ -202,7 +203,7 @@ def build_score_matrix(ratings: pd.DataFrame | RatedPairs, catalog: pd.DataFrame
     weights.sum_duplicates()
 
     allowed = np.zeros(n_items, dtype=bool)
-    cat_index = _lookup(item_ids, catalog_ids)
+    cat_index = lookup(item_ids, catalog_ids)
     e_bool = pd.to_numeric(catalog.get("e_bool", pd.Series(0, index=catalog.index)), errors="coerce").fillna(1)
     allowed[cat_index[e_bool.to_numpy() == 0]] = True
 
@@ -211,7 +212,7 @@ def build_score_matrix(ratings: pd.DataFrame | RatedPairs, catalog: pd.DataFrame
         item_frame["age_limit"] = pd.to_numeric(item_frame["age_limit"], errors="coerce").fillna(0).astype(int).astype(str)
     item_features, item_names = one_hot(item_frame, ITEM_FEATURE_COLUMNS, n_items, cat_index)
     user_frame = subscribers.reset_index(drop=True)
-    user_index = _lookup(user_ids, user_frame["subsr_id"].to_numpy(np.int64))
+    user_index = lookup(user_ids, user_frame["subsr_id"].to_numpy(np.int64))
     user_features, user_names = one_hot(user_frame, USER_FEATURE_COLUMNS, n_users, user_index)
 
     matrix = ScoreMatrix(

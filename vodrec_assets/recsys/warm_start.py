@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from vodrec_assets.recsys.matrix import ScoreMatrix, _lookup as lookup
+from vodrec_assets.recsys.matrix import ScoreMatrix, lookup
 
 STATE_FORMAT = "vodrec-lightfm-state-v1"
 
@@ -99,7 +99,7 @@ class LightFMState:
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray]) -> "LightFMState | None":
-        """The state stored with a model, or None for a model stored without one."""
+        """The state `to_arrays` wrote, or None when the arrays hold none."""
         names = [f.name for f in fields(FeatureParameters)]
         if not all(f"state_users_{n}" in arrays and f"state_items_{n}" in arrays for n in names):
             return None

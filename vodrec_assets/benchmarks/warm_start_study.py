@@ -25,9 +25,9 @@ import numpy as np
 import pandas as pd
 
 from vodrec_assets.recsys.cleaning import merge_window
-from vodrec_assets.recsys.evaluation import next_week_protocol
+from vodrec_assets.recsys.evaluation import fit_on, next_week_protocol
 from vodrec_assets.recsys.matrix import ScoreMatrix, build_score_matrix
-from vodrec_assets.recsys.model import EmbeddingModel, LightFMConfig, fit_lightfm, with_identity
+from vodrec_assets.recsys.model import EmbeddingModel, LightFMConfig
 from vodrec_assets.recsys.warm_start import carry_over, column_keys, pairs_watched_in
 
 
@@ -35,8 +35,6 @@ def fit_week(matrix: ScoreMatrix, config: LightFMConfig, previous: tuple[Embeddi
              week_pairs: pd.DataFrame | None = None) -> EmbeddingModel:
     """One weekly fit, from `previous` (model, its matrix) when given; on the pairs watched in
     `week_pairs` (one week's statistics) when given, else on all of the window's."""
-    uf = with_identity(matrix.user_features, matrix.shape[0]) if config.use_features else None
-    itf = with_identity(matrix.item_features, matrix.shape[1]) if config.use_features else None
     state = None
     if previous is not None:
         prev_model, prev_matrix = previous
@@ -44,7 +42,7 @@ def fit_week(matrix: ScoreMatrix, config: LightFMConfig, previous: tuple[Embeddi
                               *column_keys(matrix, config.use_features), config.no_components,
                               np.random.RandomState(config.random_state))
     inter, weights = (matrix.interactions, matrix.weights) if week_pairs is None else pairs_watched_in(matrix, week_pairs)
-    return fit_lightfm(inter, config, weights=weights, user_features=uf, item_features=itf, initial_state=state)
+    return fit_on(matrix, inter, weights, config, initial_state=state)
 
 
 def run_study(scale: str, variants: list[str], config: LightFMConfig, say=print) -> pd.DataFrame:

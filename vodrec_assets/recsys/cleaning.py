@@ -20,6 +20,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from vodrec_assets.recsys.parsing import LOG_DT_FORMAT, duplicate_rows, is_in, log_dt_values, numeric_values
+
 WATCH_COLUMNS = ["subsr_id", "program_id", "program_name", "episode_num", "log_dt", "use_tms",
                  "disp_rtm_sec", "count_watch", "month", "e_bool"]
 CLICK_COLUMNS = ["subsr_id", "program_id", "program_name", "episode_num", "log_dt", "month", "e_bool"]
@@ -30,7 +32,6 @@ PAIR_STATS_COLUMNS = ["subsr_id", "program_id", "watch_max_ratio", "watch_cnt", 
 RATING_COLUMNS = ["subsr_id", "program_id", "click_cnt", "click_recency", "watch_tms_max", "watch_cnt",
                   "rating", "watched"]
 CAP_QUANTILE = 0.95
-LOG_DT_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 # Quarantine reasons, in the order they are tested: a row gets the first that applies.
 REASONS = (
@@ -61,23 +62,8 @@ class ValidatedLogs:
 
 def _numeric(series: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Parsed float values, and a mask of values that were present but not numbers."""
-    if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
-        return series.astype("float64"), pd.Series(False, index=series.index)
-    parsed = pd.to_numeric(series, errors="coerce")
-    bad = parsed.isna() & series.notna()
-    return parsed.astype("float64"), bad
-
-
-def _parse_log_dt(series: pd.Series) -> pd.Series:
-    if pd.api.types.is_datetime64_any_dtype(series):
-        return series.dt.tz_localize(None) if getattr(series.dt, "tz", None) is not None else series
-    text = series.astype("string")
-    # SQLite keeps what it was given; the generator and importer write this exact format.
-    parsed = pd.to_datetime(text, format=LOG_DT_FORMAT, errors="coerce")
-    retry = parsed.isna() & text.notna()
-    if retry.any():
-        parsed[retry] = pd.to_datetime(text[retry], format="ISO8601", errors="coerce")
-    return parsed.astype("datetime64[ns]")
+    values, bad = numeric_values(series)
+    return pd.Series(values, index=series.index), pd.Series(bad, index=series.index)
 
 
 def validate_logs(
@@ -90,60 +76,65 @@ def validate_logs(
     known_programs: np.ndarray,
     check_runtime: bool,
 ) -> ValidatedLogs:
-    """Split a week's raw log rows into usable rows and quarantined rows with their reason."""
+    """Split a week's raw log rows into usable rows and quarantined rows with their reason.
+
+    Reasons are small integer codes while the rules run (the first rule that applies wins), and
+    text only for the quarantined rows; parsing goes through `parsing`'s exact fast paths."""
     n = len(raw)
-    reason = np.full(n, "", dtype=object)
+    code = np.zeros(n, np.uint8)  # 0 = usable so far, i + 1 = REASONS[i]
 
-    def mark(mask: np.ndarray | pd.Series, name: str) -> None:
-        m = np.asarray(mask, dtype=bool) & (reason == "")
-        reason[m] = name
+    def mark(mask: np.ndarray, name: str) -> None:
+        code[mask & (code == 0)] = REASONS.index(name) + 1
 
-    parsed: dict[str, pd.Series] = {}
+    parsed: dict[str, np.ndarray] = {}
     non_numeric = np.zeros(n, dtype=bool)
     for col in numeric_columns:
-        values, bad = _numeric(raw[col])
-        parsed[col] = values
-        non_numeric |= bad.to_numpy()
-    log_dt = _parse_log_dt(raw["log_dt"])
+        parsed[col], bad = numeric_values(raw[col])
+        non_numeric |= bad
+    log_dt = log_dt_values(raw["log_dt"])
+    null_log_dt = raw["log_dt"].isna().to_numpy()
 
     mark(raw["subsr_id"].isna().to_numpy() | raw["program_id"].isna().to_numpy(), "null_id")
     mark(non_numeric, "non_numeric")
-    missing = raw["log_dt"].isna().to_numpy().copy()
+    missing = null_log_dt.copy()
     for col in numeric_columns:
         if col not in ID_COLUMNS:
             missing |= raw[col].isna().to_numpy()
     mark(missing, "null_value")
-    mark(log_dt.isna().to_numpy(), "unparsable_log_dt")
-    mark(((log_dt < week_start) | (log_dt >= week_end)).to_numpy(), "log_dt_outside_week")
+    nat = np.isnat(log_dt)
+    mark(nat, "unparsable_log_dt")
+    mark(~nat & ((log_dt < week_start.to_datetime64()) | (log_dt >= week_end.to_datetime64())), "log_dt_outside_week")
     e_bool = parsed["e_bool"]
-    mark(~e_bool.isin([0.0, 1.0]).to_numpy(), "bad_e_bool")
+    mark(~((e_bool == 0.0) | (e_bool == 1.0)), "bad_e_bool")
     subsr = parsed["subsr_id"]
     program = parsed["program_id"]
-    mark(~subsr.isin(known_subscribers).to_numpy(), "unknown_subscriber")
-    mark(~program.isin(known_programs).to_numpy(), "unknown_program")
+    mark(~is_in(subsr, known_subscribers), "unknown_subscriber")
+    mark(~is_in(program, known_programs), "unknown_program")
     if check_runtime:
-        mark((parsed["disp_rtm_sec"] <= 0).to_numpy() | parsed["disp_rtm_sec"].isna().to_numpy(), "nonpositive_runtime")
-        mark((parsed["use_tms"] < 0).to_numpy() | parsed["use_tms"].isna().to_numpy(), "negative_use_tms")
+        runtime, use = parsed["disp_rtm_sec"], parsed["use_tms"]
+        mark(~(runtime > 0), "nonpositive_runtime")  # NaN included
+        mark(~(use >= 0), "negative_use_tms")
     # Exact duplicates of a row (every raw column equal): the first copy is kept. Rows are compared
     # by a 64-bit hash of all their values; a collision would only quarantine a row, never lose it.
-    row_hash = pd.util.hash_pandas_object(raw, index=False).to_numpy()
-    mark(pd.Series(row_hash).duplicated(keep="first").to_numpy(), "duplicate")
+    mark(duplicate_rows(raw, subsr, program, log_dt), "duplicate")
 
-    good = reason == ""
+    good = code == 0
     rows = pd.DataFrame(
         {
-            "subsr_id": subsr[good].astype("int64").to_numpy(),
-            "program_id": program[good].astype("int64").to_numpy(),
-            "log_dt": log_dt[good].to_numpy(),
-            "e_bool": e_bool[good].astype("int8").to_numpy(),
+            "subsr_id": subsr[good].astype("int64"),
+            "program_id": program[good].astype("int64"),
+            "log_dt": log_dt[good],
+            "e_bool": e_bool[good].astype("int8"),
         }
     )
     if check_runtime:
-        rows["use_tms"] = parsed["use_tms"][good].to_numpy()
-        rows["disp_rtm_sec"] = parsed["disp_rtm_sec"][good].to_numpy()
-    quarantined = raw.loc[~good].astype("string")
-    quarantined.insert(0, "reason", reason[~good])
-    counts = {name: int((reason == name).sum()) for name in REASONS}
+        rows["use_tms"] = parsed["use_tms"][good]
+        rows["disp_rtm_sec"] = parsed["disp_rtm_sec"][good]
+    bad_rows = np.flatnonzero(~good)
+    quarantined = raw.iloc[bad_rows].astype("string")
+    quarantined.insert(0, "reason", np.asarray(REASONS, dtype=object)[code[bad_rows] - 1])
+    tally = np.bincount(code, minlength=len(REASONS) + 1)
+    counts = {name: int(tally[i + 1]) for i, name in enumerate(REASONS)}
     return ValidatedLogs(rows=rows, quarantined=quarantined.reset_index(drop=True), counts=counts)
 
 
@@ -174,32 +165,93 @@ class WeekStats:
 
 
 def weekly_pair_stats(watches: pd.DataFrame, clicks: pd.DataFrame) -> WeekStats:
-    """Reduce a week's usable rows to one row per (subscriber, program).
+    """Reduce a week's usable rows to one row per (subscriber, program), sorted by both ids.
 
     Rows flagged `e_bool = 1` are excluded (the original's filter); watch ratios above 1 are
     clipped to 1 (a documented repair, counted).
     """
     counts: dict[str, int] = {}
-    w = watches[watches["e_bool"] == 0]
-    c = clicks[clicks["e_bool"] == 0]
-    counts["excluded_e_bool_watch_rows"] = int(len(watches) - len(w))
-    counts["excluded_e_bool_click_rows"] = int(len(clicks) - len(c))
-    ratio = w["use_tms"].to_numpy() / w["disp_rtm_sec"].to_numpy()
+    w_keep = watches["e_bool"].to_numpy() == 0
+    c_keep = clicks["e_bool"].to_numpy() == 0
+    counts["excluded_e_bool_watch_rows"] = int(len(watches) - w_keep.sum())
+    counts["excluded_e_bool_click_rows"] = int(len(clicks) - c_keep.sum())
+    ratio = watches["use_tms"].to_numpy()[w_keep] / watches["disp_rtm_sec"].to_numpy()[w_keep]
     counts["repaired_ratio_above_one"] = int((ratio > 1).sum())
     ratio = np.clip(ratio, 0.0, 1.0)
+    w_ids = [watches[c].to_numpy(np.int64)[w_keep] for c in ID_COLUMNS]
+    c_ids = [clicks[c].to_numpy(np.int64)[c_keep] for c in ID_COLUMNS]
+    last = clicks["log_dt"].to_numpy("datetime64[ns]")[c_keep]
+    pairs = _pair_stats_packed(w_ids, ratio, c_ids, last)
+    if pairs is None:
+        pairs = _pair_stats_groupby(w_ids, ratio, c_ids, last)
+    counts["pairs"] = int(len(pairs))
+    return WeekStats(pairs=pairs, counts=counts)
+
+
+def _runs(key: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sort order of `key`, the start of each run of equal keys, and the run keys. The reductions
+    over a run (count, max) do not depend on the order inside it: no stable sort needed."""
+    order = np.argsort(key)
+    ordered = key[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]]) if len(key) else np.zeros(0, np.int64)
+    return order, starts, ordered[starts]
+
+
+def _pair_stats_packed(w_ids, ratio, c_ids, last) -> pd.DataFrame | None:
+    """The week's pairs with both ids packed into one int64 key, reduced with `reduceat` over the
+    sorted runs (what `_pair_stats_groupby` does, without pandas' groupby, join and sort); None
+    when there is nothing to pack or the ids are too far apart."""
+    subsr, program = np.concatenate([w_ids[0], c_ids[0]]), np.concatenate([w_ids[1], c_ids[1]])
+    if not len(subsr):
+        return None
+    s_lo, p_lo = int(subsr.min()), int(program.min())
+    span = int(program.max()) - p_lo + 1
+    if (int(subsr.max()) - s_lo + 1) * span >= 2**62:
+        return None
+    w_key = (w_ids[0] - s_lo) * span + (w_ids[1] - p_lo)
+    c_key = (c_ids[0] - s_lo) * span + (c_ids[1] - p_lo)
+    w_order, w_starts, w_keys = _runs(w_key)
+    c_order, c_starts, c_keys = _runs(c_key)
+    # Both are sorted and unique: a stable sort merges the two runs (np.union1d hashes, far slower).
+    keys = np.sort(np.concatenate([w_keys, c_keys]), kind="stable")
+    keys = keys[np.r_[True, keys[1:] != keys[:-1]]] if len(keys) else keys
+    at_w, at_c = np.searchsorted(keys, w_keys), np.searchsorted(keys, c_keys)
+    watch_max = np.full(len(keys), np.nan)
+    watch_cnt = np.zeros(len(keys), np.int64)
+    click_cnt = np.zeros(len(keys), np.int64)
+    last_click = np.full(len(keys), np.datetime64("NaT"), "datetime64[ns]")
+    if len(w_keys):
+        watch_max[at_w] = np.fmax.reduceat(ratio[w_order], w_starts)  # fmax skips NaN, as groupby max
+        watch_cnt[at_w] = np.diff(np.r_[w_starts, len(w_key)])
+    if len(c_keys):
+        click_cnt[at_c] = np.diff(np.r_[c_starts, len(c_key)])
+        # NaT is the smallest int64; groupby max skips it unless the pair has no other click.
+        last_click[at_c] = np.maximum.reduceat(last.view(np.int64)[c_order], c_starts).view("datetime64[ns]")
+    return pd.DataFrame({
+        "subsr_id": keys // span + s_lo, "program_id": keys % span + p_lo, "watch_max_ratio": watch_max,
+        "watch_cnt": watch_cnt, "click_cnt": click_cnt, "last_click_dt": last_click,
+    })
+
+
+def _pair_stats_groupby(w_ids, ratio, c_ids, last) -> pd.DataFrame:
+    """The reference reduction in pandas (and the path for ids that cannot be packed)."""
     watch_stats = (
-        pd.DataFrame({"subsr_id": w["subsr_id"].to_numpy(), "program_id": w["program_id"].to_numpy(), "ratio": ratio})
+        pd.DataFrame({"subsr_id": w_ids[0], "program_id": w_ids[1], "ratio": ratio})
         .groupby(["subsr_id", "program_id"], sort=False)["ratio"]
         .agg(watch_max_ratio="max", watch_cnt="size")
     )
-    click_stats = c.groupby(["subsr_id", "program_id"], sort=False)["log_dt"].agg(click_cnt="size", last_click_dt="max")
+    click_stats = (
+        pd.DataFrame({"subsr_id": c_ids[0], "program_id": c_ids[1], "log_dt": last})
+        .groupby(["subsr_id", "program_id"], sort=False)["log_dt"].agg(click_cnt="size", last_click_dt="max")
+    )
     pairs = watch_stats.join(click_stats, how="outer").reset_index()
+    pairs["subsr_id"] = pairs["subsr_id"].astype("int64")
+    pairs["program_id"] = pairs["program_id"].astype("int64")
+    pairs["watch_max_ratio"] = pairs["watch_max_ratio"].astype("float64")
     pairs["watch_cnt"] = pairs["watch_cnt"].fillna(0).astype("int64")
     pairs["click_cnt"] = pairs["click_cnt"].fillna(0).astype("int64")
     pairs["last_click_dt"] = pairs["last_click_dt"].astype("datetime64[ns]")
-    pairs = pairs[PAIR_STATS_COLUMNS].sort_values(["subsr_id", "program_id"], ignore_index=True)
-    counts["pairs"] = int(len(pairs))
-    return WeekStats(pairs=pairs, counts=counts)
+    return pairs[PAIR_STATS_COLUMNS].sort_values(["subsr_id", "program_id"], ignore_index=True)
 
 
 def _cap_at_quantile(values: pd.Series, q: float = CAP_QUANTILE) -> pd.Series:

@@ -63,6 +63,23 @@ def _sql_dt(value: datetime) -> str:
     return value.strftime(schema.SQL_DATETIME_FORMAT)
 
 
+def _sqlite_file(url: str) -> str | None:
+    """The database file of a plain SQLite URL, None for anything else (other databases, memory, URI options)."""
+    parsed = sa.engine.make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.drivername not in ("sqlite", "sqlite+pysqlite"):
+        return None
+    if not parsed.database or parsed.database == ":memory:" or parsed.query:
+        return None
+    return parsed.database
+
+
+def _exact_text(column: str) -> str:
+    """An SQLite expression giving a column's value as text that reads back to the same value."""
+    c = f'"{column}"'
+    return (f"CASE WHEN typeof({c}) = 'real' AND CAST(CAST({c} AS TEXT) AS REAL) <> {c} "
+            f"THEN printf('%!.17g', {c}) ELSE CAST({c} AS TEXT) END AS {c}")
+
+
 def _python_values(column: pd.Series) -> list:
     """The column as Python values for the driver, NULL as None. numpy's `tolist` gives Python ints
     and floats directly; only a column that has missing values goes through objects."""
@@ -156,6 +173,34 @@ class SourceDatabase(dg.ConfigurableResource):
         stmt = sa.select(*[sa.column(c) for c in cols]).select_from(sa.table(t.name)).where(where)
         return self._read(stmt, {"start": _sql_dt(start), "end": _sql_dt(end)})
 
+    def read_window_text(
+        self, table: str, start: datetime, end: datetime, columns: list[str], time_column: str = "log_dt",
+    ) -> pa.Table | None:
+        """`read_window` of an SQLite file as Arrow text columns, decoded in compiled code (ADBC's SQLite
+        driver): the Python driver builds an object per value, three times the CPU at a million rows
+        (docs/performance.md). SQLite keeps any value in any column, so each one comes back as its
+        text: integers and text exactly as stored, a real as SQLite's shortest text when that reads
+        back to the same number (else 17 significant digits), NULL as null. Other databases (typed:
+        MySQL), in-memory SQLite or a missing driver give None: use `read_window`."""
+        path = _sqlite_file(self.url)
+        if path is None:
+            return None
+        try:
+            import adbc_driver_sqlite.dbapi as adbc
+        except ImportError:  # pragma: no cover - a declared dependency
+            return None
+        self.check_columns(table, columns + [time_column])
+        self._table(table)  # only our schema's names reach the SQL below
+        exprs = ", ".join(_exact_text(name) for name in columns)
+        sql = f'SELECT {exprs} FROM "{table}" WHERE "{time_column}" >= ? AND "{time_column}" < ?'  # noqa: S608 - schema names
+        with adbc.connect(path) as conn, conn.cursor() as cursor:
+            cursor.execute(sql, (_sql_dt(start), _sql_dt(end)))
+            rows = cursor.fetch_arrow_table()
+        text = pa.schema([(name, pa.large_string()) for name in columns])
+        if rows.num_rows == 0:
+            return text.empty_table()
+        return rows.cast(text)
+
     def count_rows(self, table: str) -> int:
         self._table(table)
         with self.engine.connect() as conn:
@@ -230,6 +275,12 @@ class ArtifactStore(dg.ConfigurableResource):
         buf = io.BytesIO()
         # Fixed writer options so that the same frame always gives the same bytes.
         frame.to_parquet(buf, index=False, engine="pyarrow", compression="zstd")
+        self.put_bytes(key, buf.getvalue())
+
+    def write_arrow(self, key: str, table: pa.Table) -> None:
+        """An Arrow table as Parquet, with `write_parquet`'s options."""
+        buf = io.BytesIO()
+        pq.write_table(table, buf, compression="zstd")
         self.put_bytes(key, buf.getvalue())
 
     def read_parquet(self, key: str, columns: list[str] | None = None) -> pd.DataFrame:

@@ -83,12 +83,18 @@ def _ingest_logs(context: dg.AssetExecutionContext, table: str, columns: list[st
                  source_db: SourceDatabase, artifacts: ArtifactStore) -> dg.MaterializeResult:
     week = context.partition_key
     start, end = week_of(week)
-    rows = source_db.read_window(table, start, end, columns)
     key = f"{asset}/{week}.parquet"
-    artifacts.write_parquet(key, parquet_safe(rows))
-    context.log.info(f"{table}: {len(rows)} rows in [{start}, {end})")
+    text = source_db.read_window_text(table, start, end, columns)  # SQLite: every value as its text
+    if text is not None:
+        artifacts.write_arrow(key, text)
+        n = text.num_rows
+    else:
+        rows = source_db.read_window(table, start, end, columns)
+        artifacts.write_parquet(key, parquet_safe(rows))
+        n = len(rows)
+    context.log.info(f"{table}: {n} rows in [{start}, {end})")
     return dg.MaterializeResult(metadata={
-        "rows": int(len(rows)),
+        "rows": int(n),
         "source_table": table,
         "window": f"[{start:%Y-%m-%d %H:%M}, {end:%Y-%m-%d %H:%M}) Asia/Seoul",
         "path": artifacts.uri(key),
@@ -99,14 +105,17 @@ def _ingest_logs(context: dg.AssetExecutionContext, table: str, columns: list[st
           **weekly_asset_kwargs())
 def raw_vod_logs(context: dg.AssetExecutionContext, source_db: SourceDatabase, artifacts: ArtifactStore) -> dg.MaterializeResult:
     """Exactly the week's rows of `vods_sumut` (VOD watch logs): `log_dt` in [Monday 00:00, next Monday 00:00)
-    Seoul time, read with bound parameters and stored as they are (cleaning happens downstream)."""
+    Seoul time, read with bound parameters and stored as they are (cleaning happens downstream). From an
+    SQLite file every value is stored as its text (SQLite keeps text in numeric columns; its text reads
+    back to the same value); from MySQL with the column types."""
     return _ingest_logs(context, "vods_sumut", WATCH_COLUMNS, "raw_vod_logs", source_db, artifacts)
 
 
 @dg.asset(group_name="ingestion", kinds={"sql", "parquet"}, code_version="1",
           **weekly_asset_kwargs())
 def raw_click_logs(context: dg.AssetExecutionContext, source_db: SourceDatabase, artifacts: ArtifactStore) -> dg.MaterializeResult:
-    """Exactly the week's rows of `contlog` (detail-page clicks), read with bound parameters, stored as they are."""
+    """Exactly the week's rows of `contlog` (detail-page clicks), read with bound parameters, stored as they are
+    (as text from an SQLite file, as raw_vod_logs)."""
     return _ingest_logs(context, "contlog", CLICK_COLUMNS, "raw_click_logs", source_db, artifacts)
 
 

@@ -7,6 +7,7 @@ from datetime import datetime
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 from vodrec_assets.assets.ingestion import parquet_safe
@@ -187,19 +188,22 @@ def dirty_week(tmp_path_factory):
     generate(f"sqlite:///{path}", scale="tiny", weeks=2, seed=9, dirty_rate=0.05)
     db = SourceDatabase(url=f"sqlite:///{path}")
     start, end = datetime(2023, 8, 14), datetime(2023, 8, 21)
-    stored = {}
+    stored, as_text = {}, {}
     for table, columns in (("vods_sumut", WATCH_COLUMNS), ("contlog", CLICK_COLUMNS)):
         buf = io.BytesIO()
         parquet_safe(db.read_window(table, start, end, columns)).to_parquet(buf, index=False, compression="zstd")
         stored[table] = pd.read_parquet(buf)
+        buf = io.BytesIO()
+        pq.write_table(db.read_window_text(table, start, end, columns), buf, compression="zstd")
+        as_text[table] = pd.read_parquet(buf)  # what raw_*_logs store from an SQLite file
     known = {name: pd.to_numeric(db.read_table(table, [col])[col], errors="coerce").dropna().to_numpy()
              for name, table, col in (("users", "userinfo", "subsr_id"), ("programs", "vodinfo", "program_id"))}
-    return stored, known, pd.Timestamp(start), pd.Timestamp(end)
+    return stored, known, pd.Timestamp(start), pd.Timestamp(end), as_text
 
 
 @pytest.mark.parametrize("table,numeric,runtime", [("vods_sumut", WATCH_NUMERIC, True), ("contlog", CLICK_NUMERIC, False)])
 def test_validate_logs_equals_the_pandas_reference_on_dirty_generated_logs(dirty_week, table, numeric, runtime):
-    stored, known, start, end = dirty_week
+    stored, known, start, end, as_text = dirty_week
     raw = stored[table]
     assert any(isinstance(raw[c].dtype, pd.StringDtype) for c in numeric)  # text in a numeric column
     kwargs = dict(numeric_columns=numeric, week_start=start, week_end=end, known_subscribers=known["users"],
@@ -223,3 +227,21 @@ def test_a_date_beyond_datetime64_ns_is_outside_the_week_not_a_crash():
     assert v.quarantined["reason"].tolist() == ["log_dt_outside_week", "log_dt_outside_week"]
     assert v.quarantined["log_dt"].tolist() == ["1600-01-01 00:00:00", "3000-01-01 00:00:00"]  # kept as written
     assert len(v.rows) == 1
+
+
+@pytest.mark.parametrize("table,numeric,runtime", [("vods_sumut", WATCH_NUMERIC, True), ("contlog", CLICK_NUMERIC, False)])
+def test_a_week_stored_as_sqlite_text_validates_to_the_same_rows(dirty_week, table, numeric, runtime):
+    """raw_*_logs keep an SQLite week as text (read_window_text): the same usable rows, reasons and
+    counts as the typed frame the generic read gives."""
+    stored, known, start, end, as_text = dirty_week
+    assert all(isinstance(as_text[table][c].dtype, pd.StringDtype) for c in as_text[table].columns)
+    kwargs = dict(numeric_columns=numeric, week_start=start, week_end=end, known_subscribers=known["users"],
+                  known_programs=known["programs"], check_runtime=runtime)
+    typed, text = validate_logs(stored[table], **kwargs), validate_logs(as_text[table], **kwargs)
+    pd.testing.assert_frame_equal(text.rows, typed.rows)
+    assert text.counts == typed.counts
+    assert text.quarantined["reason"].tolist() == typed.quarantined["reason"].tolist()
+    # The quarantined raw values are the same, written as SQLite's text ("60000101" for 60000101.0).
+    for col in numeric:
+        np.testing.assert_array_equal(pd.to_numeric(text.quarantined[col], errors="coerce"),
+                                      pd.to_numeric(typed.quarantined[col], errors="coerce"))

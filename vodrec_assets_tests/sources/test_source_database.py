@@ -136,3 +136,51 @@ def test_read_window_on_generated_data_is_the_text_range(tiny_dirty):
     assert sorted(week["subsr_id"].astype("string").fillna("<null>")) == \
         sorted(expected["subsr_id"].astype("string").fillna("<null>"))
     db.engine.dispose()
+
+
+def test_sqlite_window_as_text_keeps_every_value_exactly(tmp_path):
+    url = f"sqlite:///{tmp_path / 'text.db'}"
+    engine = _engine(url)
+    reals = [0.1, 1 / 3, 1234.0, 1e300, -2.5e-7, 2**53 + 0.0]
+    try:
+        schema.create_source_tables(engine, drop_existing=True)
+        with engine.begin() as conn:
+            conn.execute(sa.text(
+                "INSERT INTO vods_sumut (subsr_id, program_id, program_name, episode_num, log_dt, use_tms, "
+                "disp_rtm_sec, count_watch, month, e_bool) VALUES (:s, :p, :n, 1, :dt, :use, 1800, 1, 8, 0)"),
+                [{"s": 60_000_001 + i, "p": 100_001, "n": "드라마 '1'; --", "dt": f"2023-08-09 2{i % 10}:00:00", "use": v}
+                 for i, v in enumerate(reals)]
+                + [{"s": None, "p": "VOD-2", "n": None, "dt": "2023-08-09 24:60:60", "use": "N/A"},
+                   {"s": 9_007_199_254_740_993, "p": 7, "n": "", "dt": "2023-08-10 01:00:00", "use": -5}])
+    finally:
+        engine.dispose()
+    db = SourceDatabase(url=url)
+    text = db.read_window_text("vods_sumut", START, END, ["subsr_id", "program_id", "program_name", "log_dt", "use_tms"])
+    assert text.num_rows == len(reals) + 2
+    rows = text.to_pandas()
+    real_rows = rows[rows["subsr_id"].str.startswith("6000000", na=False)].sort_values("subsr_id")
+    assert [float(v) for v in real_rows["use_tms"]] == reals  # every real reads back exactly
+    shown = real_rows["use_tms"].tolist()
+    assert [shown[0], shown[2], shown[3]] == ["0.1", "1234.0", "1.0e+300"]  # SQLite's short text where exact
+    assert len(shown[1]) == len("0.") + 17  # 1/3 needs 17 significant digits
+    big = rows[rows["subsr_id"] == "9007199254740993"]  # an integer past 2**53 stays exact as text
+    assert big[["program_id", "program_name", "use_tms"]].values.tolist() == [["7", "", "-5.0"]]  # REAL affinity
+    last = rows[rows["subsr_id"].isna()].iloc[0]
+    assert pd.isna(last["program_name"])
+    assert [last["program_id"], last["use_tms"], last["log_dt"]] == ["VOD-2", "N/A", "2023-08-09 24:60:60"]
+    assert real_rows["program_name"].iloc[0] == "드라마 '1'; --"
+    # The same rows as the generic read, value for value.
+    generic = db.read_window("vods_sumut", START, END, ["subsr_id", "program_id", "use_tms"])
+    assert len(generic) == text.num_rows
+    db.engine.dispose()
+
+
+def test_window_as_text_is_only_for_sqlite_files(source_url, with_boundaries):
+    text = with_boundaries.read_window_text("contlog", START, END, ["subsr_id", "log_dt"])
+    if source_url.startswith("sqlite"):
+        assert text.num_rows == 3 and text.column("subsr_id").to_pylist() == ["2", "3", "4"]
+        empty = with_boundaries.read_window_text("contlog", datetime(2030, 1, 7), datetime(2030, 1, 14), ["subsr_id"])
+        assert empty.num_rows == 0 and empty.column_names == ["subsr_id"]
+    else:
+        assert text is None  # MySQL is typed: the generic read
+    assert SourceDatabase(url="sqlite://").read_window_text("contlog", START, END, ["subsr_id"]) is None

@@ -99,21 +99,28 @@ def test_check_columns_names_the_table_and_the_column(source_url):
     db.engine.dispose()
 
 
-def test_read_table_returns_dirty_sqlite_values_as_they_are(tmp_path):
-    url = f"sqlite:///{tmp_path / 'dirty.db'}"
+def _sqlite_with_raw_watches(path, rows: list[dict]) -> str:
+    """An SQLite source whose vods_sumut holds `rows` (s, p, n, dt, use, rt) through raw SQL with bound
+    parameters: SQLite stores text in numeric columns as it is."""
+    url = f"sqlite:///{path}"
     engine = _engine(url)
     try:
         schema.create_source_tables(engine, drop_existing=True)
         with engine.begin() as conn:
-            # Raw SQL with bound parameters: SQLite stores text in numeric columns as it is.
             conn.execute(sa.text(
                 "INSERT INTO vods_sumut (subsr_id, program_id, program_name, episode_num, log_dt, use_tms, "
-                "disp_rtm_sec, count_watch, month, e_bool) VALUES (:s, :p, 'X', 1, :dt, :use, :rt, 1, 8, 0)"),
-                [{"s": 1, "p": 2, "dt": "2023-08-09 21:00:00", "use": 100, "rt": 200},
-                 {"s": None, "p": "VOD-2", "dt": "2023-08-09 24:60:60", "use": "N/A", "rt": 0},
-                 {"s": 3, "p": 2, "dt": "1970-01-01 00:00:05", "use": -5, "rt": 200}])
+                "disp_rtm_sec, count_watch, month, e_bool) VALUES (:s, :p, :n, 1, :dt, :use, :rt, 1, 8, 0)"),
+                [{"n": "X", "rt": 1800} | row for row in rows])
     finally:
         engine.dispose()
+    return url
+
+
+def test_read_table_returns_dirty_sqlite_values_as_they_are(tmp_path):
+    url = _sqlite_with_raw_watches(tmp_path / "dirty.db", [
+        {"s": 1, "p": 2, "dt": "2023-08-09 21:00:00", "use": 100, "rt": 200},
+        {"s": None, "p": "VOD-2", "dt": "2023-08-09 24:60:60", "use": "N/A", "rt": 0},
+        {"s": 3, "p": 2, "dt": "1970-01-01 00:00:05", "use": -5, "rt": 200}])
     db = SourceDatabase(url=url)
     rows = db.read_table("vods_sumut")
     assert rows["use_tms"].tolist() == [100.0, "N/A", -5.0]
@@ -139,21 +146,12 @@ def test_read_window_on_generated_data_is_the_text_range(tiny_dirty):
 
 
 def test_sqlite_window_as_text_keeps_every_value_exactly(tmp_path):
-    url = f"sqlite:///{tmp_path / 'text.db'}"
-    engine = _engine(url)
     reals = [0.1, 1 / 3, 1234.0, 1e300, -2.5e-7, 2**53 + 0.0]
-    try:
-        schema.create_source_tables(engine, drop_existing=True)
-        with engine.begin() as conn:
-            conn.execute(sa.text(
-                "INSERT INTO vods_sumut (subsr_id, program_id, program_name, episode_num, log_dt, use_tms, "
-                "disp_rtm_sec, count_watch, month, e_bool) VALUES (:s, :p, :n, 1, :dt, :use, 1800, 1, 8, 0)"),
-                [{"s": 60_000_001 + i, "p": 100_001, "n": "드라마 '1'; --", "dt": f"2023-08-09 2{i % 10}:00:00", "use": v}
-                 for i, v in enumerate(reals)]
-                + [{"s": None, "p": "VOD-2", "n": None, "dt": "2023-08-09 24:60:60", "use": "N/A"},
-                   {"s": 9_007_199_254_740_993, "p": 7, "n": "", "dt": "2023-08-10 01:00:00", "use": -5}])
-    finally:
-        engine.dispose()
+    url = _sqlite_with_raw_watches(tmp_path / "text.db", [
+        {"s": 60_000_001 + i, "p": 100_001, "n": "드라마 '1'; --", "dt": f"2023-08-09 2{i % 10}:00:00", "use": v}
+        for i, v in enumerate(reals)
+    ] + [{"s": None, "p": "VOD-2", "n": None, "dt": "2023-08-09 24:60:60", "use": "N/A"},
+         {"s": 9_007_199_254_740_993, "p": 7, "n": "", "dt": "2023-08-10 01:00:00", "use": -5}])
     db = SourceDatabase(url=url)
     text = db.read_window_text("vods_sumut", START, END, ["subsr_id", "program_id", "program_name", "log_dt", "use_tms"])
     assert text.num_rows == len(reals) + 2

@@ -11,6 +11,7 @@ range of subscribers by range, with memory bounded by the range size rather than
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import BinaryIO, Callable, Iterator
 
@@ -358,12 +359,32 @@ class WindowSummary:
     mean_rating: float
 
 
+class _Prefetched:
+    """The items of an iterator, the next one read ahead in `pool` (one worker) while the caller works
+    on this one: Arrow decodes Parquet outside the GIL, so reading overlaps numpy's sorting. Without a
+    pool, read when asked."""
+
+    def __init__(self, items: Iterator, pool: ThreadPoolExecutor | None):
+        self._items, self._pool = items, pool
+        self._ahead: Future | None = pool.submit(next, items, None) if pool is not None else None
+
+    def take(self):
+        """The next item, None when there is none left."""
+        if self._ahead is None:
+            return next(self._items, None)
+        item = self._ahead.result()
+        self._ahead = self._pool.submit(next, self._items, None) if item is not None else None
+        if item is None:
+            self._pool = None
+        return item
+
+
 class _WeekReader:
     """One week's pair statistics (a Parquet file sorted by subsr_id) read batch by batch; rows are
     handed out by subscriber bound, so that a subscriber's rows are never split between ranges."""
 
-    def __init__(self, source: pq.ParquetFile, batch_rows: int):
-        self._batches = source.iter_batches(batch_size=batch_rows, columns=PAIR_STATS_COLUMNS)
+    def __init__(self, source: pq.ParquetFile, batch_rows: int, pool: ThreadPoolExecutor | None = None):
+        self._batches = _Prefetched(source.iter_batches(batch_size=batch_rows, columns=PAIR_STATS_COLUMNS), pool)
         self._parts: list[pa.RecordBatch] = []
         self.ids = np.empty(0, np.int64)  # subsr_id of the buffered rows, sorted
         self.done = False
@@ -372,7 +393,7 @@ class _WeekReader:
         """Buffer at least `rows` rows spanning two subscribers or more (or the rest of the week);
         true when rows are buffered."""
         while not self.done and (len(self.ids) < rows or self.ids[0] == self.ids[-1]):
-            batch = next(self._batches, None)
+            batch = self._batches.take()
             if batch is None:
                 self.done = True
                 break
@@ -394,13 +415,14 @@ class _WeekReader:
         return table.slice(0, n)
 
 
-def reduce_window_ranges(sources: list[pq.ParquetFile], chunk_rows: int = CHUNK_ROWS) -> Iterator[dict[str, np.ndarray]]:
+def reduce_window_ranges(sources: list[pq.ParquetFile], chunk_rows: int = CHUNK_ROWS,
+                         pool: ThreadPoolExecutor | None = None) -> Iterator[dict[str, np.ndarray]]:
     """The window's pairs as `_reduce_pairs` gives them (as arrays), one range of subscribers at a time,
     in order: concatenated, the ranges are `_reduce_pairs` of the whole window. Each range reduces about
     `chunk_rows` weekly rows: from each week, less than twice its share `chunk_rows / weeks` (more only
     when one subscriber alone has more rows in a week)."""
     per_week = max(1, chunk_rows // max(1, len(sources)))
-    readers = [_WeekReader(s, per_week) for s in sources]
+    readers = [_WeekReader(s, per_week, pool) for s in sources]
     while live := [r for r in readers if r.fill(per_week)]:
         # Every open week holds all its rows below its last buffered subscriber: the range ends there.
         bound = min((int(r.ids[-1]) for r in live if not r.done), default=None)
@@ -474,7 +496,15 @@ def write_window_ratings(sources: list[pq.ParquetFile], sink: BinaryIO, chunk_ro
     arrays (int32 ids where they fit, uint16 counts, click recency as whole days), with a histogram
     of each count: the caps are exact quantiles of integers. The newest click comes first, from the
     Parquet statistics. Pass 2 applies the caps and the recency to consecutive ranges, a Parquet row
-    group at a time."""
+    group at a time. Reading and writing Parquet run in a second thread, overlapping the numpy work
+    (Arrow releases the GIL): the machine's second core."""
+    with ThreadPoolExecutor(1, thread_name_prefix="window-io") as io_pool:
+        return _write_window_ratings(sources, sink, chunk_rows, row_group_rows, io_pool)
+
+
+def _write_window_ratings(sources: list[pq.ParquetFile], sink: BinaryIO, chunk_rows: int, row_group_rows: int,
+                          io_pool: ThreadPoolExecutor) -> WindowSummary:
+    """`write_window_ratings` with its reads and writes in `io_pool`'s thread, overlapping the numpy work."""
     newest = _newest_click(sources)
     chunks: list[dict[str, np.ndarray]] = []
     histograms = {"click_cnt": np.zeros(1, np.int64), "watch_cnt": np.zeros(1, np.int64)}
@@ -482,7 +512,7 @@ def write_window_ratings(sources: list[pq.ParquetFile], sink: BinaryIO, chunk_ro
     programs: list[np.ndarray] = []
     watched = click_only = subscribers = 0
     rating_sum = 0.0
-    for merged in reduce_window_ranges(sources, chunk_rows):
+    for merged in reduce_window_ranges(sources, chunk_rows, io_pool):
         last = merged["last_click_dt"].view(np.int64)
         days = np.full(len(last), -1, np.int32)
         clicked = last != _NAT
@@ -512,6 +542,7 @@ def write_window_ratings(sources: list[pq.ParquetFile], sink: BinaryIO, chunk_ro
     # The schema (and pandas metadata) `merge_window(...).to_parquet(index=False)` writes.
     schema = pa.Schema.from_pandas(_empty_ratings(), preserve_index=False)
     writer = None
+    pending: Future | None = None
     while chunks:
         group = [chunks.pop(0)]  # consecutive ranges up to a row group's rows, freed once written
         while chunks and sum(len(c["days"]) for c in group) + len(chunks[0]["days"]) <= row_group_rows:
@@ -522,8 +553,12 @@ def write_window_ratings(sources: list[pq.ParquetFile], sink: BinaryIO, chunk_ro
         table = pa.Table.from_arrays([pa.array(columns[c], from_pandas=True) for c in RATING_COLUMNS], schema=schema)
         if writer is None:
             writer = pq.ParquetWriter(sink, schema, compression="zstd")
-        writer.write_table(table, row_group_size=row_group_rows)
+        if pending is not None:
+            pending.result()  # one row group in flight: memory stays bounded
+        pending = io_pool.submit(writer.write_table, table, row_group_size=row_group_rows)
         del columns, table
+    if pending is not None:
+        pending.result()
     if writer is not None:
         writer.close()
     return WindowSummary(

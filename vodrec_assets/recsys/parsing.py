@@ -12,8 +12,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-# Integers of at most 15 digits (exact in float64), optionally written as a float ("1234.0"): what
-# SQLite gives back for INTEGER and REAL columns once a column mixes in text.
+# Integers of at most 15 digits (exact in float64), optionally written as a float ("1234.0"): the text
+# of an INTEGER or REAL value as ingestion stores it from SQLite (read_window_text, or a column that
+# mixes in text).
 _PLAIN_NUMBER = r"^(-?[1-9][0-9]{0,14}|0)(\.0)?$"  # no "-0": pandas reads it as 0
 # The generator's and importer's format, with every field in range; a day past the end of its month
 # is caught after parsing. Years 1900-2099 stay well inside datetime64[ns].

@@ -101,11 +101,22 @@ class ScoreMatrix:
             raise ValueError("id maps must not repeat an id")
 
 
+_MAX_TABLE = 1 << 25  # ids spanning at most this many values are looked up in a table (256 MB at most)
+
+
 def lookup(sorted_ids: np.ndarray, ids: np.ndarray) -> np.ndarray:
-    """Position of each of `ids` in `sorted_ids`, -1 where absent."""
+    """Position of each of `ids` in `sorted_ids` (unique), -1 where absent. Ids within a bounded span
+    (subscriber and program ids are) go through a table of positions, one read each, instead of a
+    binary search: 30 M watched pairs at a million subscribers (docs/performance.md)."""
     ids = np.asarray(ids, dtype=np.int64)
     if len(sorted_ids) == 0:
         return np.full(len(ids), -1, dtype=np.int64)
+    lo, hi = int(sorted_ids[0]), int(sorted_ids[-1])
+    if hi - lo < _MAX_TABLE and len(ids) > len(sorted_ids) // 8:
+        table = np.full(hi - lo + 1, -1, np.int64)
+        table[sorted_ids - lo] = np.arange(len(sorted_ids))
+        inside = (ids >= lo) & (ids <= hi)
+        return np.where(inside, table[np.where(inside, ids - lo, 0)], -1)
     pos = np.searchsorted(sorted_ids, ids)
     pos_c = np.minimum(pos, len(sorted_ids) - 1)
     return np.where(sorted_ids[pos_c] == ids, pos_c, -1)
@@ -117,8 +128,11 @@ def one_hot(frame: pd.DataFrame, columns: tuple[str, ...], n_rows: int, row_inde
     for col in columns:
         if col not in frame.columns:
             continue
-        values = frame[col].astype("string").fillna("unknown").str.split("|")
-        exploded = values.explode()
+        text = frame[col].astype("string").fillna("unknown")
+        if text.str.contains("|", regex=False).any():
+            exploded = text.str.split("|").explode()
+        else:  # single-valued (the subscribers' columns): what the explode would give, without lists
+            exploded = text
         rows_parts.append(row_index[exploded.index.to_numpy()] if len(exploded) else np.array([], np.int64))
         names_parts.append((col + "=" + exploded.astype("string").str.strip()).to_numpy(dtype=object))
     if not rows_parts:

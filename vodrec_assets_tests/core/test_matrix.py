@@ -5,7 +5,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from vodrec_assets.recsys.matrix import RatedPairs, ScoreMatrix, build_score_matrix
+from vodrec_assets.recsys.matrix import RatedPairs, ScoreMatrix, build_score_matrix, lookup, one_hot
 
 
 @pytest.fixture
@@ -75,3 +75,38 @@ def test_reading_the_ratings_file_batch_by_batch_gives_the_same_matrix(inputs):
     assert a.keys() == b.keys()
     for name in a:
         assert a[name].dtype == b[name].dtype and np.array_equal(a[name], b[name]), name
+
+
+def reference_lookup(sorted_ids, ids):
+    pos = np.minimum(np.searchsorted(sorted_ids, ids), len(sorted_ids) - 1)
+    return np.where(sorted_ids[pos] == ids, pos, -1)
+
+
+@pytest.mark.parametrize("span", [1_000, 2**40])  # a table of positions / a binary search
+def test_lookup_equals_a_binary_search(span):
+    rng = np.random.default_rng(1)
+    sorted_ids = np.unique(rng.integers(60_000_001, 60_000_001 + span, 500))
+    ids = np.concatenate([rng.choice(sorted_ids, 2_000), rng.integers(60_000_001 - 10, 60_000_001 + span + 10, 2_000),
+                          [np.iinfo(np.int64).min + 1, np.iinfo(np.int64).max, 0, -5]])
+    np.testing.assert_array_equal(lookup(sorted_ids, ids), reference_lookup(sorted_ids, ids))
+    assert (lookup(sorted_ids, ids) >= 0).sum() >= 2_000
+    assert (lookup(np.array([], np.int64), ids) == -1).all()
+
+
+def test_one_hot_of_single_and_multi_valued_columns_equals_the_explode():
+    frame = pd.DataFrame({"gender": ["F", None, "M ", "F"], "program_genre": ["drama|comedy", "news", None, " drama |kids"]})
+    row_index = np.array([2, 0, -1, 1])
+    m, vocab = one_hot(frame, ("gender", "program_genre"), 3, row_index)
+    rows, names = [], []
+    for col in ("gender", "program_genre"):
+        for i, value in enumerate(frame[col]):
+            for part in ("unknown" if pd.isna(value) else value).split("|"):
+                if row_index[i] >= 0:
+                    rows.append(row_index[i])
+                    names.append(f"{col}={part.strip()}")
+    want_vocab = sorted(set(names))
+    assert vocab.tolist() == want_vocab
+    want = np.zeros((3, len(want_vocab)), np.float32)
+    for r, n in zip(rows, names):
+        want[r, want_vocab.index(n)] = 1.0
+    np.testing.assert_array_equal(m.toarray(), want)

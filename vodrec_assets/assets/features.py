@@ -1,6 +1,7 @@
 """Features: weekly pair statistics, the window's cleaned ratings, and the sparse score matrix."""
 
 import io
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 
 import dagster as dg
@@ -30,10 +31,16 @@ def weekly_pair_stats(context: dg.AssetExecutionContext, artifacts: ArtifactStor
     known_programs = pd.to_numeric(artifacts.read_parquet(f"vod_catalog/{week}.parquet", ["program_id"])["program_id"],
                                    errors="coerce").dropna().to_numpy()
     common = dict(week_start=start, week_end=end, known_subscribers=known_users, known_programs=known_programs)
-    watches = validate_logs(artifacts.read_parquet(f"raw_vod_logs/{week}.parquet"), numeric_columns=WATCH_NUMERIC,
-                            check_runtime=True, **common)
-    clicks = validate_logs(artifacts.read_parquet(f"raw_click_logs/{week}.parquet"), numeric_columns=CLICK_NUMERIC,
-                           check_runtime=False, **common)
+
+    def validated(asset: str, numeric: list[str], runtime: bool):
+        return validate_logs(artifacts.read_parquet(f"{asset}/{week}.parquet"), numeric_columns=numeric,
+                             check_runtime=runtime, **common)
+
+    # The two tables side by side: their parsing runs in Arrow and numpy, outside the GIL.
+    with ThreadPoolExecutor(2) as pool:
+        watching = pool.submit(validated, "raw_vod_logs", WATCH_NUMERIC, True)
+        clicks = validated("raw_click_logs", CLICK_NUMERIC, False)
+        watches = watching.result()
     stats = reduce_week(watches.rows, clicks.rows)
     # Reference rows quarantined by vod_catalog and subscribers (a NULL, non-numeric or repeated id) join
     # the week's quarantine too, so that one file holds everything the week could not use.

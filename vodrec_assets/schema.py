@@ -83,7 +83,10 @@ recommendations = sa.Table(
     sa.Column("program_id", sa.BigInteger, nullable=False),
     sa.Column("score", sa.Double, nullable=False),
     sa.Column("source", sa.String(16), nullable=False),  # "model" or "popularity"
-    sa.Index("ix_recommendations_week_subsr", "week", "subsr_id"),
+    # The key is the table's order: one B-tree to write and to delete a week from, where a rowid table
+    # kept a second one for the (week, subsr_id) index (docs/performance.md). InnoDB clusters on it too.
+    sa.PrimaryKeyConstraint("week", "subsr_id", "rank", name="pk_recommendations"),
+    sqlite_with_rowid=False,
 )
 
 # Each week's popularity list: what a subscriber the model has never seen is served.

@@ -182,3 +182,29 @@ def test_window_as_text_is_only_for_sqlite_files(source_url, with_boundaries):
     else:
         assert text is None  # MySQL is typed: the generic read
     assert SourceDatabase(url="sqlite://").read_window_text("contlog", START, END, ["subsr_id"]) is None
+
+
+def test_recommendations_are_keyed_by_week_subscriber_and_rank(source_url):
+    db = SourceDatabase(url=source_url)
+    engine = _engine(source_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text("DROP TABLE IF EXISTS recommendations"))
+        frame = pd.DataFrame({"week": "2023-08-07", "subsr_id": [2, 1, 1], "rank": [1, 2, 1], "program_id": [7, 8, 9],
+                              "score": [0.3, 0.2, 0.9], "source": "model"})
+        assert db.replace_week_rows("recommendations", "2023-08-07", frame) == 3
+        assert sa.inspect(engine).get_pk_constraint("recommendations")["constrained_columns"] == ["week", "subsr_id", "rank"]
+        if source_url.startswith("sqlite"):
+            with engine.connect() as conn:
+                ddl = conn.execute(sa.text("SELECT sql FROM sqlite_master WHERE name = 'recommendations'")).scalar_one()
+            assert "WITHOUT ROWID" in ddl.upper()  # the key is the table: no second B-tree
+        # A list cannot hold the same rank twice (the driver's IntegrityError names the key).
+        with pytest.raises(Exception, match=r"(?i)UNIQUE constraint failed: recommendations|Duplicate entry"):
+            db.replace_week_rows("recommendations", "2023-08-07", pd.concat([frame, frame.iloc[:1]]))
+        with engine.connect() as conn:  # the failed replacement left the week as it was
+            assert conn.execute(sa.text("SELECT COUNT(*) FROM recommendations")).scalar_one() == 3
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text("DROP TABLE IF EXISTS recommendations"))
+        engine.dispose()
+        db.engine.dispose()

@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from vodrec_assets.recsys.parsing import LOG_DT_FORMAT, duplicate_rows, is_in, log_dt_values, numeric_values
+from vodrec_assets.recsys.parsing import duplicate_rows, is_in, log_dt_values, numeric_values
 
 WATCH_COLUMNS = ["subsr_id", "program_id", "program_name", "episode_num", "log_dt", "use_tms",
                  "disp_rtm_sec", "count_watch", "month", "e_bool"]
@@ -189,10 +189,21 @@ def weekly_pair_stats(watches: pd.DataFrame, clicks: pd.DataFrame) -> WeekStats:
     return WeekStats(pairs=pairs, counts=counts)
 
 
-def _runs(key: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Sort order of `key`, the start of each run of equal keys, and the run keys. The reductions
-    over a run (count, max) do not depend on the order inside it: no stable sort needed."""
-    order = np.argsort(key)
+def _packing(subsr: np.ndarray, program: np.ndarray) -> tuple[int, int, int] | None:
+    """(lowest subsr_id, lowest program_id, program span) to pack both ids into one int64 key,
+    `(subsr - s_lo) * span + (program - p_lo)`; None when there are no ids or they are too far apart."""
+    if not len(subsr):
+        return None
+    s_lo, p_lo = int(subsr.min()), int(program.min())
+    span = int(program.max()) - p_lo + 1
+    if (int(subsr.max()) - s_lo + 1) * span >= 2**62:
+        return None
+    return s_lo, p_lo, span
+
+
+def _runs(key: np.ndarray, kind: str | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sort order of `key` (numpy's `kind`), the start of each run of equal keys, and the run keys."""
+    order = np.argsort(key, kind=kind)
     ordered = key[order]
     starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]]) if len(key) else np.zeros(0, np.int64)
     return order, starts, ordered[starts]
@@ -202,15 +213,13 @@ def _pair_stats_packed(w_ids, ratio, c_ids, last) -> pd.DataFrame | None:
     """The week's pairs with both ids packed into one int64 key, reduced with `reduceat` over the
     sorted runs (what `_pair_stats_groupby` does, without pandas' groupby, join and sort); None
     when there is nothing to pack or the ids are too far apart."""
-    subsr, program = np.concatenate([w_ids[0], c_ids[0]]), np.concatenate([w_ids[1], c_ids[1]])
-    if not len(subsr):
+    packing = _packing(np.concatenate([w_ids[0], c_ids[0]]), np.concatenate([w_ids[1], c_ids[1]]))
+    if packing is None:
         return None
-    s_lo, p_lo = int(subsr.min()), int(program.min())
-    span = int(program.max()) - p_lo + 1
-    if (int(subsr.max()) - s_lo + 1) * span >= 2**62:
-        return None
+    s_lo, p_lo, span = packing
     w_key = (w_ids[0] - s_lo) * span + (w_ids[1] - p_lo)
     c_key = (c_ids[0] - s_lo) * span + (c_ids[1] - p_lo)
+    # The reductions over a run (count, max) do not depend on the order inside it: any sort will do.
     w_order, w_starts, w_keys = _runs(w_key)
     c_order, c_starts, c_keys = _runs(c_key)
     # Both are sorted and unique: a stable sort merges the two runs (np.union1d hashes, far slower).
@@ -280,9 +289,8 @@ def _reduce_columns(column: Callable[[str, str], np.ndarray]) -> dict[str, np.nd
     to that groupby."""
     subsr = column("subsr_id", "int64")
     program = column("program_id", "int64")
-    s_lo, p_lo = int(subsr.min()), int(program.min())
-    span = int(program.max()) - p_lo + 1
-    if (int(subsr.max()) - s_lo + 1) * span >= 2**62:
+    packing = _packing(subsr, program)
+    if packing is None:
         weekly = pd.DataFrame({"subsr_id": subsr, "program_id": program,
                                **{name: column(name, dtype) for name, dtype in _STAT_DTYPES.items()}})
         merged = weekly.groupby(["subsr_id", "program_id"], sort=True).agg(
@@ -290,12 +298,10 @@ def _reduce_columns(column: Callable[[str, str], np.ndarray]) -> dict[str, np.nd
             click_cnt=("click_cnt", "sum"), last_click_dt=("last_click_dt", "max"),
         ).reset_index()
         return {name: merged[name].to_numpy() for name in merged.columns}
+    s_lo, p_lo, span = packing
     key = (subsr - s_lo) * span + (program - p_lo)
     del subsr, program
-    order = np.argsort(key, kind="stable")
-    key = key[order]
-    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
-    key = key[starts]
+    order, starts, key = _runs(key, kind="stable")
 
     def ordered(name: str) -> np.ndarray:
         return column(name, _STAT_DTYPES[name])[order]
@@ -374,8 +380,6 @@ class _Prefetched:
             return next(self._items, None)
         item = self._ahead.result()
         self._ahead = self._pool.submit(next, self._items, None) if item is not None else None
-        if item is None:
-            self._pool = None
         return item
 
 

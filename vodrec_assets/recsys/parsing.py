@@ -12,6 +12,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from vodrec_assets.recsys.matrix import lookup
+
 # Integers of at most 15 digits (exact in float64), optionally written as a float ("1234.0"): the text
 # of an INTEGER or REAL value as ingestion stores it from SQLite (read_window_text, or a column that
 # mixes in text).
@@ -27,8 +29,7 @@ def _arrow_strings(series: pd.Series) -> pa.ChunkedArray | None:
     if not isinstance(series.dtype, pd.StringDtype):
         return None
     values = pa.array(series.array)  # Arrow-backed: no copy; an Array or a ChunkedArray
-    values = values if isinstance(values, pa.ChunkedArray) else pa.chunked_array([values])
-    return values if pa.types.is_large_string(values.type) else values.cast(pa.large_string())
+    return values if isinstance(values, pa.ChunkedArray) else pa.chunked_array([values])
 
 
 def _to_numpy_bool(values: pa.ChunkedArray) -> np.ndarray:
@@ -47,7 +48,7 @@ def numeric_values(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         return parsed.to_numpy(), (parsed.isna() & series.notna()).to_numpy()
     plain = pc.match_substring_regex(text, _PLAIN_NUMBER)
     plain_mask = _to_numpy_bool(plain)
-    values = pc.cast(pc.if_else(plain, text, pa.scalar(None, pa.large_string())), pa.float64())
+    values = pc.cast(pc.if_else(plain, text, pa.scalar(None, text.type)), pa.float64())
     out = values.to_numpy().astype(np.float64, copy=True)  # nulls -> NaN
     other = np.flatnonzero(~plain_mask & series.notna().to_numpy())
     bad = np.zeros(len(series), bool)
@@ -70,17 +71,15 @@ def _as_ns(values: np.ndarray) -> np.ndarray:
     return out.view("datetime64[ns]")
 
 
-def _pandas_log_dt(text: pd.Series) -> pd.Series:
+def _pandas_log_dt(text: pd.Series) -> np.ndarray:
     """The reference: the exact format first, then ISO 8601 for what it could not read. A date that
     datetime64[ns] cannot hold (a clock at year 1600 or 3000) is clamped to its range: it stays a
     date outside every week instead of an overflow."""
-    parsed = pd.to_datetime(text, format=LOG_DT_FORMAT, errors="coerce")
-    retry = parsed.isna() & text.notna()
+    parsed = _as_ns(pd.to_datetime(text, format=LOG_DT_FORMAT, errors="coerce").to_numpy())
+    retry = np.isnat(parsed) & text.notna().to_numpy()
     if retry.any():
-        again = pd.to_datetime(text[retry], format="ISO8601", errors="coerce")
-        parsed = pd.Series(np.where(retry.to_numpy(), pd.Series(_as_ns(again.to_numpy()), index=again.index)
-                                    .reindex(text.index).to_numpy(), _as_ns(parsed.to_numpy())), index=text.index)
-    return pd.Series(_as_ns(parsed.to_numpy()), index=text.index)
+        parsed[retry] = _as_ns(pd.to_datetime(text[retry], format="ISO8601", errors="coerce").to_numpy())
+    return parsed
 
 
 def log_dt_values(series: pd.Series) -> np.ndarray:
@@ -92,9 +91,9 @@ def log_dt_values(series: pd.Series) -> np.ndarray:
         return s.to_numpy(dtype="datetime64[ns]")
     text = _arrow_strings(series)
     if text is None:
-        return _pandas_log_dt(series.astype("string")).to_numpy()
+        return _pandas_log_dt(series.astype("string"))
     plain = pc.match_substring_regex(text, _PLAIN_TIMESTAMP)
-    plain_text = pc.if_else(plain, text, pa.scalar(None, pa.large_string()))
+    plain_text = pc.if_else(plain, text, pa.scalar(None, text.type))
     stamps = pc.strptime(plain_text, format=LOG_DT_FORMAT, unit="ns", error_is_null=True)
     # strptime accepts day 31 of any month and rolls it over: keep only dates that read back the same.
     same_day = pc.equal(pc.day(stamps), pc.cast(pc.utf8_slice_codeunits(plain_text, 8, 10), pa.int64()))
@@ -103,27 +102,25 @@ def log_dt_values(series: pd.Series) -> np.ndarray:
     other = np.flatnonzero(~parsed & series.notna().to_numpy())
     out[~parsed] = np.datetime64("NaT")
     if len(other):
-        out[other] = _pandas_log_dt(series.iloc[other].astype("string")).to_numpy()
+        out[other] = _pandas_log_dt(series.iloc[other].astype("string"))
     return out
 
 
-_MAX_LOOKUP = 1 << 27  # ids spanning at most this many values get a lookup table (128 MB of bools)
-
-
 def is_in(values: np.ndarray, known: np.ndarray) -> np.ndarray:
-    """`pd.Series(values).isin(known)` for float ids (NaN is never in). Whole ids within a bounded
-    span (subscriber and program ids) are looked up in a table of booleans; else pandas' hash table."""
+    """`pd.Series(values).isin(known)` for float ids (NaN is never in). When every known id is a whole
+    number, whole values are found with `matrix.lookup` (a table of positions over the ids' span);
+    else pandas' hash table."""
     table = np.asarray(known, dtype=np.float64)
     table = table[~np.isnan(table)]
-    whole = len(table) and (table == np.floor(table)).all()
-    if not whole or table.max() - table.min() >= _MAX_LOOKUP:
-        return pd.Series(values).isin(table).to_numpy() if len(table) else np.zeros(len(values), bool)
-    lo, hi = table.min(), table.max()
-    lookup = np.zeros(int(hi - lo) + 1, bool)
-    lookup[(table - lo).astype(np.int64)] = True
-    inside = (values >= lo) & (values <= hi) & (values == np.floor(values))  # False for NaN
+    if not len(table):
+        return np.zeros(len(values), bool)
+    if not ((table == np.floor(table)).all() and np.abs(table).max() < 2**62):
+        return pd.Series(values).isin(table).to_numpy()
+    ids = np.sort(table.astype(np.int64))
+    ids = ids[np.r_[True, ids[1:] != ids[:-1]]]  # sorted, unique (np.unique hashes: far slower here)
+    whole = np.isfinite(values) & (values == np.floor(values)) & (np.abs(values) < 2**62)
     found = np.zeros(len(values), bool)
-    found[inside] = lookup[(values[inside] - lo).astype(np.int64)]
+    found[whole] = lookup(ids, values[whole].astype(np.int64)) >= 0
     return found
 
 

@@ -38,7 +38,7 @@ RUN pip install --no-index --find-links=/tmp/wheels vodrec "pymysql[rsa]" \
 
 WORKDIR /opt/dagster/app
 # The production instance config (MySQL storage, credentials from env) and the gRPC workspace.
-COPY dagster.yaml /opt/dagster/dagster_home/dagster.yaml
+COPY deploy/dagster.yaml /opt/dagster/dagster_home/dagster.yaml
 COPY workspace.compose.yaml /opt/dagster/app/workspace.yaml
 COPY deploy/create_bucket.py /opt/dagster/app/deploy/create_bucket.py
 RUN mkdir -p /opt/dagster/dagster_home/storage \

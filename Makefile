@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 export VODREC_HOME ?= $(CURDIR)/.vodrec
-export DAGSTER_HOME ?= $(VODREC_HOME)/dagster_home
+# No DAGSTER_HOME: run from here, Dagster reads ./dagster.yaml, the local instance (.vodrec/dagster_home).
 
 .PHONY: install demo test ui check clean
 
@@ -21,10 +21,9 @@ demo: install
 test: install
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
-# The Dagster UI on http://127.0.0.1:3000 over the same local instance the demo wrote.
+# The Dagster UI on http://127.0.0.1:3000 over the same local instance and partitions the demo wrote.
 ui: install
-	mkdir -p $(DAGSTER_HOME)
-	$(BIN)/dagster dev -h 127.0.0.1 -p 3000
+	$(BIN)/dg dev --host 127.0.0.1 --port 3000 --log-level info
 
 check: install
 	$(BIN)/dg check defs

@@ -24,32 +24,28 @@ SUMMARY_COLUMNS = [
 # names any failure, so the console logger would only repeat it with a stack trace.
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
-LOCAL_INSTANCE_YAML = """\
-# The embedded default's Dagster instance (written by `vodrec demo`): SQLite storage in this folder.
-telemetry:
-  enabled: false
-concurrency:
-  runs:
-    max_concurrent_runs: 2
-  pools:
-    # The only pool is lightfm_training: one LightFM fit at a time on 2 cores.
-    default_limit: 1
-"""
 
+def open_instance():
+    """The Dagster instance the demo writes to, which `make ui` / `dg dev` then show:
+    - `DAGSTER_HOME` when set (a local instance config is written there if it has none);
+    - run where a dagster.yaml lies beside VODREC_HOME's `.vodrec` (the repository root, by default): that
+      file, as `dg dev` reads it there (the root one keeps everything in .vodrec/dagster_home);
+    - otherwise a local instance under `VODREC_HOME/dagster_home`."""
+    import dagster as dg
 
-def ensure_dagster_home() -> Path:
-    home = settings.dagster_home()
-    home.mkdir(parents=True, exist_ok=True)
-    config = home / "dagster.yaml"
-    if not config.exists():
-        try:
-            from vodrec_assets.instance_config import write_local_instance_config
+    from vodrec_assets.instance_config import write_local_instance_config
 
-            write_local_instance_config(home)
-        except ImportError:
-            config.write_text(LOCAL_INSTANCE_YAML)
-    os.environ["DAGSTER_HOME"] = str(home)
-    return home
+    explicit = os.environ.get("DAGSTER_HOME")
+    if explicit:
+        if not (Path(explicit) / "dagster.yaml").exists():
+            write_local_instance_config(explicit)
+        return dg.DagsterInstance.get()
+    here = Path.cwd().resolve()
+    if (here / "dagster.yaml").is_file() and settings.vodrec_home() == here / ".vodrec":
+        return dg.DagsterInstance.from_config(str(here))
+    home = settings.vodrec_home() / "dagster_home"
+    write_local_instance_config(home)
+    return dg.DagsterInstance.from_config(str(home))
 
 
 def weeks_with_data(url: str) -> list[str]:
@@ -82,18 +78,18 @@ def cli_demo(args: argparse.Namespace) -> int:
         summary = generate(url, scale=args.scale, weeks=args.weeks)
         print(f"  generated in {summary.seconds:.1f}s", flush=True)
         weeks = weeks_with_data(url)
+    # The partitions cover exactly the weeks with data (the UI shows no empty week); pinned in the local
+    # settings that the code location, `make ui` and `dg dev` read, before the code location is imported.
+    pinned = settings.write_local_settings(
+        start_date=weeks[0], end_date=(pd.Timestamp(weeks[-1]) + pd.Timedelta(days=7)).strftime("%Y-%m-%d"))
     if args.limit_weeks:
         weeks = weeks[: args.limit_weeks]
-    # The partitions must start at the data's first week; set before the code location is imported.
     os.environ["VODREC_SOURCE_URL"] = url
-    os.environ.setdefault("VODREC_START_DATE", weeks[0])
-    home = ensure_dagster_home()
-
-    import dagster as dg
+    instance = open_instance()
+    home = instance.root_directory
 
     from vodrec_assets.definitions import defs
 
-    instance = dg.DagsterInstance.get()
     job = defs.resolve_job_def("weekly_retrain")
     run_config = weekly_run_config(getattr(args, "training_config", None))
     print(f"materializing {len(weeks)} weeks ({weeks[0]} .. {weeks[-1]}) with DAGSTER_HOME={home}", flush=True)
@@ -107,8 +103,9 @@ def cli_demo(args: argparse.Namespace) -> int:
         if outcome == "failed":
             status = "FAILED: " + _failure_summary(result)
             failures.append(week)
-        elif outcome == "gated":
-            status = "gated, recommendations not published: " + "; ".join(
+        elif outcome in ("gated", "blocked"):
+            status = ("blocked at ingestion, nothing computed for it: " if outcome == "blocked" else
+                      "gated, recommendations not published: ") + "; ".join(
                 f"{e.check_name} {e.description}" for e in result.get_asset_check_evaluations() if not e.passed)
         else:
             status = "ok"
@@ -117,9 +114,10 @@ def cli_demo(args: argparse.Namespace) -> int:
         instance=instance, raise_on_error=False, run_config=QUIET_LOGS)
     print(f"all weeks in {time.perf_counter() - started:.1f}s; metrics_history {'ok' if history.success else 'FAILED'}")
     print_summary(defs)
-    if os.environ.get("VODREC_START_DATE") != settings.DEFAULT_START_DATE:
-        print(f"\nfor the UI on this data: VODREC_START_DATE={os.environ['VODREC_START_DATE']} "
-              f"VODREC_SOURCE_URL={url} make ui")
+    print(f"\nweekly partitions from {settings.partition_start_date()} to the week before "
+          f"{settings.partition_end_date()} (pinned in {pinned})")
+    if args.source:
+        print("for the UI on this data, give `make ui` the same source: VODREC_SOURCE_URL=<the --source URL> make ui")
     return 1 if failures or not history.success else 0
 
 
@@ -144,15 +142,21 @@ def weekly_run_config(training_json: str | None) -> dict:
     return config
 
 
+INGESTION_ASSETS = ("raw_vod_logs", "raw_click_logs", "subscribers", "vod_catalog")
+
+
 def week_outcome(result) -> str:
-    """"ok"; "gated" when the only failures are blocking checks that failed (the quality gate refused to
-    publish the week: the platform working as intended); else "failed"."""
+    """"ok"; when the only failures are blocking checks that failed (the platform working as intended),
+    "blocked" if one stopped the week at ingestion (no logs, nothing downstream computed) and "gated" if
+    the quality gate or a later check refused to publish it; else "failed"."""
     if result.success:
         return "ok"
     failed_steps = {e.step_key for e in result.all_events if e.is_step_failure}
-    failed_checks = {f"{e.asset_key.to_python_identifier()}_{e.check_name}"
-                     for e in result.get_asset_check_evaluations() if not e.passed}
-    return "gated" if failed_steps and failed_steps <= failed_checks else "failed"
+    failed = [e for e in result.get_asset_check_evaluations() if not e.passed]
+    failed_checks = {f"{e.asset_key.to_python_identifier()}_{e.check_name}" for e in failed}
+    if not failed_steps or not failed_steps <= failed_checks:
+        return "failed"
+    return "blocked" if any(e.asset_key.to_user_string() in INGESTION_ASSETS for e in failed) else "gated"
 
 
 def _failure_summary(result) -> str:

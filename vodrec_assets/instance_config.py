@@ -1,11 +1,11 @@
-"""The Dagster instance configurations of vodrec.
+"""The Dagster instance configurations of vodrec, both plain dagster.yaml files (no custom storage class):
 
-Two instances share one set of scheduling rules (run queue sized for 2 cores, one LightFM fit at a time,
-no telemetry, run monitoring):
+- local: `dagster.yaml` at the repository root, the instance `vodrec demo`, `make ui` and `dg dev` open
+  from the root with no environment (SQLite under .vodrec/dagster_home). It owns the scheduling rules.
+- production: `deploy/dagster.yaml`, the same rules with dagster-mysql storage configured by `env:`.
 
-- production: `dagster.yaml` at the repository root, storage in MySQL with every credential from env vars;
-- local (the embedded default of `vodrec demo` and `make ui`): SQLite storage inside DAGSTER_HOME, written
-  by `write_local_instance_config`.
+Elsewhere (a test's DAGSTER_HOME, a demo run outside the repository) `write_local_instance_config` writes
+the root file's rules without its storage paths, so Dagster keeps everything inside that DAGSTER_HOME.
 """
 
 from __future__ import annotations
@@ -15,38 +15,12 @@ from typing import Any
 
 import yaml
 
-# The shared rules, as one mapping so that the two instances cannot drift apart (a test compares them).
-MAX_CONCURRENT_RUNS = 2
-TRAINING_POOL = "lightfm_training"
-TRAINING_POOL_LIMIT = 1
-# The tag the weekly_retrain job puts on its runs (vodrec_assets/schedules.py; a test keeps them equal).
-WEEKLY_JOB_TAG = ("vodrec/job", "weekly_retrain")
-
-SHARED_SETTINGS: dict[str, Any] = {
-    "run_coordinator": {"module": "dagster.core.run_coordinator", "class": "QueuedRunCoordinator"},
-    "concurrency": {
-        "runs": {
-            "max_concurrent_runs": MAX_CONCURRENT_RUNS,
-            # weekly_retrain runs read earlier weeks' artifacts: one at a time, oldest queued first.
-            "tag_concurrency_limits": [{"key": WEEKLY_JOB_TAG[0], "value": WEEKLY_JOB_TAG[1], "limit": 1}],
-        },
-        # lightfm_training is the only pool in the code, so the default limit is its limit.
-        "pools": {"default_limit": TRAINING_POOL_LIMIT, "granularity": "op"},
-    },
-    "run_monitoring": {
-        "enabled": True,
-        "start_timeout_seconds": 300,
-        "cancel_timeout_seconds": 300,
-        "poll_interval_seconds": 60,
-    },
-    "telemetry": {"enabled": False},
-    "nux": {"enabled": False},
-}
+# The root file's sections that place storage relative to the repository root.
+STORAGE_SECTIONS = ("storage", "local_artifact_storage", "compute_logs")
 
 LOCAL_HEADER = (
-    "# The embedded default's Dagster instance, written by vodrec_assets/instance_config.py:\n"
-    "# SQLite run/event/schedule storage inside this folder (Dagster's default when no `storage` is given),\n"
-    "# the same run queue and pool limits as the production dagster.yaml.\n"
+    "# A local vodrec instance, written by vodrec_assets/instance_config.py: the repository dagster.yaml's\n"
+    "# rules, with Dagster's default SQLite storage inside this folder.\n"
 )
 
 
@@ -54,20 +28,24 @@ def repository_root() -> Path:
     return Path(__file__).resolve().parent.parent
 
 
-def production_instance_yaml() -> Path:
-    """The production instance config (dagster.yaml at the repository root)."""
+def local_instance_yaml() -> Path:
     return repository_root() / "dagster.yaml"
 
 
+def production_instance_yaml() -> Path:
+    return repository_root() / "deploy" / "dagster.yaml"
+
+
 def local_instance_settings() -> dict[str, Any]:
-    """The local instance's settings: the shared rules, storage left to Dagster's SQLite default."""
-    return {key: (dict(value) if isinstance(value, dict) else value) for key, value in SHARED_SETTINGS.items()}
+    """The local instance's settings without its storage paths."""
+    settings = yaml.safe_load(local_instance_yaml().read_text())
+    return {key: value for key, value in settings.items() if key not in STORAGE_SECTIONS}
 
 
 def write_local_instance_config(dagster_home: str | Path) -> Path:
-    """Write the local instance's dagster.yaml into `dagster_home` (created if missing); returns its path.
+    """Write a local instance's dagster.yaml into `dagster_home` (created if missing); returns its path.
 
-    Rewrites the file every time, so an older hand-written config gets the current rules.
+    Rewrites the file every time, so an older config gets the current rules.
     """
     home = Path(dagster_home).resolve()
     home.mkdir(parents=True, exist_ok=True)
@@ -80,7 +58,7 @@ def write_local_instance_config(dagster_home: str | Path) -> Path:
 
 
 def write_production_instance_config(dagster_home: str | Path) -> Path:
-    """Copy the repository's production dagster.yaml into `dagster_home` (used by the integration harness)."""
+    """Copy deploy/dagster.yaml into `dagster_home` (used by the integration harness)."""
     home = Path(dagster_home).resolve()
     home.mkdir(parents=True, exist_ok=True)
     path = home / "dagster.yaml"

@@ -2,23 +2,39 @@
 
 from __future__ import annotations
 
-import os
 import warnings
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 
 # allow_nonexistent_upstream_partitions is "beta" but is what makes the first weeks' windows shorter.
 warnings.filterwarnings("ignore", message=".*allow_nonexistent_upstream_partitions.*")
 
-from vodrec_assets.settings import DEFAULT_START_DATE, TIMEZONE, lookback_weeks
+from vodrec_assets.settings import TIMEZONE, lookback_weeks, partition_end_date, partition_start_date
 
-START_DATE = os.environ.get("VODREC_START_DATE", DEFAULT_START_DATE)
-END_DATE = os.environ.get("VODREC_END_DATE") or None
+START_DATE = partition_start_date()
+# Exclusive: the last partition is the week before this Monday. Unset in production (the last complete
+# week); the demo pins it to its data so that the UI shows no partition without data.
+END_DATE = partition_end_date()
 
-# day_offset=1: weeks start on Monday. Keys are the Monday's date, e.g. "2023-08-07".
+
+
+def weeks_until_end(end_date: str, now: datetime | None = None) -> int:
+    """The end as an `end_offset` in weeks: how far the Monday `end_date` (exclusive) lies from the Monday
+    that starts the current, incomplete week in Seoul. 0 ends at the last complete week, -2 two weeks before."""
+    today = (now or datetime.now(ZoneInfo(TIMEZONE))).date()
+    this_monday = today - timedelta(days=today.weekday())
+    return (datetime.strptime(end_date, "%Y-%m-%d").date() - this_monday).days // 7
+
+
+# day_offset=1: weeks start on Monday. Keys are the Monday's date, e.g. "2023-08-07". A pinned end is given
+# as a negative end_offset rather than end_date: Dagster 1.13 pages partition keys newest first (the UI's
+# plots by partition, "Latest", the backfill dialog) from the current time, ignoring end_date, so with
+# end_date the UI's latest 120 weeks were all after the data. end_offset is honoured everywhere.
 weekly_partitions = dg.WeeklyPartitionsDefinition(
-    start_date=START_DATE, end_date=END_DATE, day_offset=1, timezone=TIMEZONE
+    start_date=START_DATE, day_offset=1, timezone=TIMEZONE,
+    end_offset=weeks_until_end(END_DATE) if END_DATE else 0,
 )
 
 # "all" (the original's behaviour) reaches back further than any deployment will run.

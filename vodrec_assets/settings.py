@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -16,6 +17,41 @@ def vodrec_home() -> Path:
 def dagster_home() -> Path:
     """The local Dagster instance's folder: `DAGSTER_HOME`, else `VODREC_HOME/dagster_home`."""
     return Path(os.environ.get("DAGSTER_HOME") or vodrec_home() / "dagster_home").resolve()
+
+
+LOCAL_SETTINGS_FILE = "local_settings.json"
+
+
+def local_settings_path() -> Path:
+    """Settings the embedded default keeps beside its data (`vodrec demo` writes them, `make ui` reads them):
+    the partitions' first and end Monday of the data it generated or found. Never a credential."""
+    return vodrec_home() / LOCAL_SETTINGS_FILE
+
+
+def local_settings() -> dict[str, str]:
+    path = local_settings_path()
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def write_local_settings(**values: str) -> Path:
+    path = local_settings_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(values, indent=2, sort_keys=True) + "\n")
+    tmp.replace(path)
+    return path
+
+
+def partition_start_date() -> str:
+    """The first Monday of the weekly partitions: `VODREC_START_DATE`, else the local settings, else the
+    generator's default start."""
+    return os.environ.get("VODREC_START_DATE") or local_settings().get("start_date") or DEFAULT_START_DATE
+
+
+def partition_end_date() -> str | None:
+    """The Monday after the last weekly partition (exclusive), or None: partitions run to the last complete
+    week (production). `VODREC_END_DATE`, else the local settings the demo pinned to its data."""
+    return os.environ.get("VODREC_END_DATE") or local_settings().get("end_date") or None
 
 
 def default_sqlite_url() -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 
 import pytest
 import sqlalchemy as sa
@@ -12,6 +13,9 @@ import sqlalchemy as sa
 # base delay is short so that a failing step fails in well under a second instead of about 50 s. Set
 # before any test module imports the assets (the policy is read when they are defined).
 os.environ.setdefault("VODREC_RETRY_DELAY_SECONDS", "0.05")
+# Never the developer's .vodrec (the Makefile exports it): its local_settings.json, written by `make demo`,
+# would pin the partitions every test module sees. Tests that need a home make their own.
+os.environ["VODREC_HOME"] = tempfile.mkdtemp(prefix="vodrec-test-home-")
 
 MYSQL_HOST = os.environ.get("VODREC_TEST_MYSQL_HOST", "127.0.0.1")
 MYSQL_PORT = int(os.environ.get("VODREC_TEST_MYSQL_PORT", "3306"))

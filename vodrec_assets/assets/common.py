@@ -29,3 +29,9 @@ def weekly_asset_kwargs() -> dict[str, Any]:
 
 def week_of(partition_key: str) -> tuple[datetime, datetime]:
     return week_bounds(partition_key)
+
+
+def rounded(metadata: dict[str, Any], digits: int = 4) -> dict[str, Any]:
+    """Metadata whose floats keep `digits` significant digits: the UI shows 0.1268, not 0.12680341582745.
+    The artifacts keep full precision."""
+    return {k: float(f"{v:.{digits}g}") if isinstance(v, float) else v for k, v in metadata.items()}

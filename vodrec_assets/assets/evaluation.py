@@ -1,6 +1,7 @@
 """Evaluation: the week's metrics (next-week and holdout protocols) and their history."""
 
 
+import base64
 import io
 import math
 import time
@@ -10,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from vodrec_assets import schema
-from vodrec_assets.assets.common import OWNERS, io_retry_policy, weekly_asset_kwargs
+from vodrec_assets.assets.common import OWNERS, io_retry_policy, rounded, weekly_asset_kwargs
 from vodrec_assets.assets.loaders import load_model, load_score_matrix
 from vodrec_assets.partitions import previous_week, weekly_partitions
 from vodrec_assets.quality import QualityPolicy
@@ -112,7 +113,7 @@ def weekly_metrics(context: dg.AssetExecutionContext, artifacts: ArtifactStore,
         "quality_gate_passed": gate_passed, "quality_gate_reason": gate_reason,
     })
     # The protocols' seconds are metadata, not metrics: the gate and the history never see them.
-    return dg.MaterializeResult(metadata={**metrics, **notes, **seconds, "quality_gate": gate_reason})
+    return dg.MaterializeResult(metadata=rounded({**metrics, **notes, **seconds, "quality_gate": gate_reason}))
 
 
 def load_weekly_metrics(artifacts: ArtifactStore) -> list[dict]:
@@ -137,7 +138,7 @@ def legacy_dashboard_files(history: pd.DataFrame) -> dict[str, dict]:
     return files
 
 
-def plot_history(history: pd.DataFrame) -> bytes:
+def plot_history(history: pd.DataFrame, dpi: int = 100) -> bytes:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -153,20 +154,35 @@ def plot_history(history: pd.DataFrame) -> bytes:
                     ax.plot(weeks, history[col], style, color=color, alpha=1.0 if not who else 0.7,
                             label=f"{'model' if not who else 'popularity'} {metric}")
         ax.set_title(title)
-        ax.set_xlabel("week")
+        ax.set_xlabel("week (Monday)")
+        stride = max(1, -(-len(weeks) // 12))  # at most 12 labelled weeks, each on its Monday
+        ax.set_xticks(weeks[::stride], history["week"].astype(str)[::stride])
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
         ax.tick_params(axis="x", rotation=45)
     fig.tight_layout()
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100, metadata={"Software": None})
+    fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
     plt.close(fig)
     return buf.getvalue()
 
 
+# Dagster's eager() also waits until no week of weekly_metrics is missing, which a week blocked at
+# ingestion keeps true for ever; this refreshes after any change once no run or backfill writes the metrics
+# (so once per backfill), evaluated by the automation sensor in schedules.py.
+REFRESH_AFTER_WEEKLY_METRICS = (
+    (dg.AutomationCondition.newly_missing() | dg.AutomationCondition.any_deps_updated()).since_last_handled()
+    & ~dg.AutomationCondition.any_deps_in_progress()
+    & ~dg.AutomationCondition.in_progress()
+).with_label("weekly metrics changed, none in progress")
+
+# The chart shown inside the UI (Markdown image in the metadata): small enough for the event log.
+UI_PLOT_DPI = 60
+
+
 @dg.asset(
     group_name="evaluation", kinds={"pandas", "parquet"}, code_version="1", owners=OWNERS,
-    deps=["weekly_metrics"], automation_condition=dg.AutomationCondition.eager(), retry_policy=io_retry_policy(),
+    deps=["weekly_metrics"], automation_condition=REFRESH_AFTER_WEEKLY_METRICS, retry_policy=io_retry_policy(),
 )
 def metrics_history(context: dg.AssetExecutionContext, artifacts: ArtifactStore,
                     source_db: SourceDatabase) -> dg.MaterializeResult:
@@ -188,6 +204,8 @@ def metrics_history(context: dg.AssetExecutionContext, artifacts: ArtifactStore,
         long = history.melt(id_vars="week", var_name="metric", value_name="value").dropna(subset=["value"])
         source_db.replace_all_rows("metrics_history", long)
         last = history.iloc[-1]
-        metadata |= {"last_week": str(last["week"]), "plot": artifacts.uri("metrics_history/metrics.png"),
+        chart = base64.b64encode(plot_history(history, dpi=UI_PLOT_DPI)).decode()
+        metadata |= {"last_week": str(last["week"]), "plot_path": artifacts.uri("metrics_history/metrics.png"),
+                     "plot": dg.MetadataValue.md(f"![weekly metrics, model against popularity](data:image/png;base64,{chart})"),
                      "preview": dg.MetadataValue.md(history.tail(12).round(4).to_markdown(index=False))}
-    return dg.MaterializeResult(metadata=metadata)
+    return dg.MaterializeResult(metadata=rounded(metadata))

@@ -7,7 +7,7 @@ from contextlib import ExitStack
 import dagster as dg
 import pandas as pd
 
-from vodrec_assets.assets.common import week_of, weekly_asset_kwargs
+from vodrec_assets.assets.common import rounded, week_of, weekly_asset_kwargs
 from vodrec_assets.partitions import lookback_mapping, window_weeks
 from vodrec_assets.recsys.cleaning import (
     CLICK_NUMERIC, REASONS, WATCH_NUMERIC, validate_logs, weekly_pair_stats as reduce_week, write_window_ratings,
@@ -67,7 +67,7 @@ def weekly_pair_stats(context: dg.AssetExecutionContext, artifacts: ArtifactStor
         **stats.counts,
     }
     artifacts.write_json(f"weekly_pair_stats/{week}.json", summary)
-    return dg.MaterializeResult(metadata={**summary, "quarantine_path": artifacts.uri(f"quarantined_rows/{week}.parquet")})
+    return dg.MaterializeResult(metadata=rounded({**summary, "quarantine_path": artifacts.uri(f"quarantined_rows/{week}.parquet")}))
 
 
 @dg.asset(
@@ -94,7 +94,7 @@ def cleaned_ratings(context: dg.AssetExecutionContext, artifacts: ArtifactStore)
         summary = artifacts.read_json(f"weekly_pair_stats/{w}.json")
         for r in REASONS:
             quarantine[r] += int(summary.get(f"quarantined_{r}", 0))
-    return dg.MaterializeResult(metadata={
+    return dg.MaterializeResult(metadata=rounded({
         "window_weeks": len(weeks),
         "window": f"{weeks[0]} .. {week}",
         "pairs": ratings.pairs,
@@ -104,7 +104,7 @@ def cleaned_ratings(context: dg.AssetExecutionContext, artifacts: ArtifactStore)
         "programs": ratings.programs,
         "mean_rating": ratings.mean_rating,
         **{f"window_quarantined_{r}": int(v) for r, v in quarantine.items()},
-    })
+    }))
 
 
 @dg.asset(
@@ -127,7 +127,7 @@ def score_matrix(context: dg.AssetExecutionContext, artifacts: ArtifactStore) ->
     artifacts.write_arrays(f"score_matrix/{week}", matrix.to_arrays(), {"week": week})
     n_users, n_items = matrix.shape
     nnz = int(matrix.interactions.nnz)
-    return dg.MaterializeResult(metadata={
+    return dg.MaterializeResult(metadata=rounded({
         "subscribers": n_users,
         "programs": n_items,
         "recommendable_programs": int(matrix.item_allowed.sum()),
@@ -137,5 +137,5 @@ def score_matrix(context: dg.AssetExecutionContext, artifacts: ArtifactStore) ->
         "item_features": int(matrix.item_features.shape[1]),
         "mean_weight": float(matrix.weights.data.mean()) if nnz else 0.0,
         "path": artifacts.uri(f"score_matrix/{week}.npz"),
-    })
+    }))
 

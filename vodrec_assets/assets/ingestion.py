@@ -119,16 +119,27 @@ def raw_click_logs(context: dg.AssetExecutionContext, source_db: SourceDatabase,
     return _ingest_logs(context, "contlog", CLICK_COLUMNS, "raw_click_logs", source_db, artifacts)
 
 
+UNASSIGNED_REASONS = ("null_value", "unparsable_log_dt", "log_dt_before_first_week", "log_dt_after_last_week")
+
+
 def _log_dt_reasons(log_dt: pd.Series, first: datetime, upper: datetime) -> np.ndarray:
     parsed = pd.to_datetime(log_dt.astype("string"), errors="coerce", format="mixed")
     return np.select(
         [log_dt.isna().to_numpy(), parsed.isna().to_numpy(), (parsed < pd.Timestamp(first)).to_numpy()],
-        ["null_value", "unparsable_log_dt", "log_dt_before_first_week"], default="log_dt_after_last_week",
+        list(UNASSIGNED_REASONS[:3]), default=UNASSIGNED_REASONS[3],
     ).astype(object)
 
 
+def partitioned_span() -> tuple[datetime, datetime]:
+    """[first partition's Monday, the Monday after the last partition): the time the weekly partitions read."""
+    return (week_bounds(weekly_partitions.get_first_partition_key())[0],
+            week_bounds(weekly_partitions.get_last_partition_key())[1])
+
+
 @dg.asset(group_name="data_quality", kinds={"sql", "parquet"}, code_version="1", owners=OWNERS,
-          retry_policy=io_retry_policy())
+          retry_policy=io_retry_policy(),
+          # Weekly, after the Monday run has read the week that just ended (the automation sensor).
+          automation_condition=dg.AutomationCondition.on_cron("0 4 * * 1", TIMEZONE))
 def unassigned_log_rows(context: dg.AssetExecutionContext, source_db: SourceDatabase,
                         artifacts: ArtifactStore) -> dg.MaterializeResult:
     """Log rows that no weekly partition reads, so that none is lost without a trace: `log_dt` NULL
@@ -137,10 +148,9 @@ def unassigned_log_rows(context: dg.AssetExecutionContext, source_db: SourceData
     (`log_dt_after_last_week`: after VODREC_END_DATE, or in the future, e.g. a clock jumped to 2037; rows of
     the week in progress are not counted, its partition will read them). Kept with their reason and table
     in `quarantined_rows/unassigned.parquet`. Not part of weekly_retrain: materialize it on demand."""
-    first = week_bounds(weekly_partitions.get_first_partition_key())[0]
+    first, last_end = partitioned_span()
     now = datetime.now(ZoneInfo(TIMEZONE)).replace(tzinfo=None, microsecond=0)
-    last = weekly_partitions.get_last_partition_key()
-    upper = week_bounds(last)[1] if END_DATE and last else now
+    upper = last_end if END_DATE else now
     frames = []
     for table, columns in (("vods_sumut", WATCH_COLUMNS), ("contlog", CLICK_COLUMNS)):
         rows = source_db.read_outside(table, first, upper, columns)

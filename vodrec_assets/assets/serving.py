@@ -12,7 +12,7 @@ from vodrec_assets import schema
 from vodrec_assets.assets.evaluation import load_weekly_metrics
 from vodrec_assets.recsys.promotion import replay_history
 
-from vodrec_assets.assets.common import weekly_asset_kwargs
+from vodrec_assets.assets.common import rounded, weekly_asset_kwargs
 from vodrec_assets.assets.loaders import load_model, load_score_matrix
 from vodrec_assets.recsys.baselines import popularity_scorer
 from vodrec_assets.recsys.topk import NO_ITEM, recommend_top_k
@@ -58,14 +58,14 @@ def recommendations(context: dg.AssetExecutionContext, artifacts: ArtifactStore,
     written = publish_recommendations(artifacts, source_db, computed)
     frame, n_users = computed.frame, computed.subscribers
     per_user = np.diff(np.r_[0, np.flatnonzero(np.diff(frame["subsr_id"].to_numpy())) + 1, len(frame)]) if len(frame) else []
-    return dg.MaterializeResult(metadata={
+    return dg.MaterializeResult(metadata=rounded({
         "subscribers": n_users,
         "rows": int(written),
         "short_lists": int(np.sum(np.asarray(per_user) < TOP_K)) if len(frame) else 0,
         "distinct_programs": int(frame["program_id"].nunique()),
         "catalog_coverage": float(frame["program_id"].nunique() / max(computed.recommendable, 1)),
         "path": artifacts.uri(f"recommendations/{week}.parquet"),
-    })
+    }))
 
 
 @dataclass
@@ -146,15 +146,15 @@ def champion_model(context: dg.AssetExecutionContext, artifacts: ArtifactStore, 
     this_week = next((d for d in decisions if d.week == week), None)
     artifacts.write_json("champion/history.json", rows)
     if this_week is None:
-        return dg.MaterializeResult(metadata={"champion_week": "none", "reason": f"no metrics for {week}"})
-    return dg.MaterializeResult(metadata={
+        return dg.MaterializeResult(metadata=rounded({"champion_week": "none", "reason": f"no metrics for {week}"}))
+    return dg.MaterializeResult(metadata=rounded({
         "champion_week": this_week.champion_week or "none",
         "promoted": bool(this_week.promoted),
         "reason": this_week.reason,
         "candidate_map_at_10": float(this_week.candidate_map_at_10 or 0.0),
         "promotions_so_far": int(sum(d.promoted for d in decisions if d.week <= week)),
         "history": dg.MetadataValue.md(pd.DataFrame(rows).tail(12).to_markdown(index=False) if rows else "none"),
-    })
+    }))
 
 
 def _existing_decision_times(source_db: SourceDatabase) -> dict[str, tuple[str, str]]:

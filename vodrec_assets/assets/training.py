@@ -6,9 +6,9 @@ from dataclasses import replace
 import dagster as dg
 import numpy as np
 
-from vodrec_assets.assets.common import weekly_asset_kwargs
+from vodrec_assets.assets.common import io_retry_policy, rounded, weekly_asset_kwargs
 from vodrec_assets.assets.loaders import load_lightfm_state, load_score_matrix, save_lightfm_state, save_model
-from vodrec_assets.partitions import previous_week, previous_week_mapping
+from vodrec_assets.partitions import previous_week, previous_week_mapping, weekly_partitions
 from vodrec_assets.recsys.evaluation import fit_on
 from vodrec_assets.recsys.matrix import ScoreMatrix
 from vodrec_assets.recsys.model import LightFMConfig
@@ -67,7 +67,7 @@ def trained_model(context: dg.AssetExecutionContext, config: TrainingConfig, art
         selected = selected_config(artifacts, week)
         if selected is None:
             raise dg.Failure("use_model_selection is set but no model_selection exists at or before this week: "
-                             "materialize model_selection (job select_model) first", allow_retries=False)
+                             "run the job select_model for a week first", allow_retries=False)
         lightfm_config = replace(lightfm_config, **selected[0])
         config_source = f"model_selection of {selected[1]}"
     state, warm = warm_start_state(artifacts, week, lightfm_config, matrix) if config.warm_start else (
@@ -85,7 +85,7 @@ def trained_model(context: dg.AssetExecutionContext, config: TrainingConfig, art
     save_lightfm_state(artifacts, week, model.state, *column_keys(matrix, lightfm_config.use_features),
                        lightfm_config.to_dict())
     n_users, n_items = matrix.shape
-    return dg.MaterializeResult(metadata={
+    return dg.MaterializeResult(metadata=rounded({
         **{f"hp_{k}": v for k, v in lightfm_config.to_dict().items()},
         **warm,
         "fit_epochs": int(fit_config.epochs),
@@ -96,7 +96,7 @@ def trained_model(context: dg.AssetExecutionContext, config: TrainingConfig, art
         "fit_seconds": float(model.fit_seconds),
         "config_source": config_source,
         "path": path,
-    })
+    }))
 
 
 _WARM_START_KEYS = ("no_components", "use_features", "loss")
@@ -130,16 +130,13 @@ class ModelSelectionConfig(dg.Config):
     num_threads: int = 1  # 1 gives byte-identical re-runs; more threads train faster but not reproducibly
 
 
-@dg.asset(
-    group_name="training", kinds={"lightfm"}, code_version="1", pool="lightfm_training",
-    deps=["score_matrix"], **weekly_asset_kwargs(),
-)
-def model_selection(context: dg.AssetExecutionContext, config: ModelSelectionConfig,
-                    artifacts: ArtifactStore) -> dg.MaterializeResult:
-    """Chooses the weekly model's hyperparameters: a small grid searched on this week's holdout protocol
-    with fixed seeds. Records the winner and the whole table; `trained_model` uses the newest selection
-    at or before its week when its config says `use_model_selection: true`. Run it on demand (job
-    `select_model`), e.g. on a recent week, not every week."""
+@dg.op(pool="lightfm_training", retry_policy=io_retry_policy())
+def search_hyperparameters(context: dg.OpExecutionContext, config: ModelSelectionConfig,
+                           artifacts: ArtifactStore) -> None:
+    """A small LightFM grid searched on the week's holdout protocol with fixed seeds. Records the winner and
+    the whole table in `model_selection/<week>.json` and reports them as an observation of the week's
+    `trained_model` (its Events tab), which uses the newest selection at or before its week when its
+    config says `use_model_selection: true`."""
     week = context.partition_key
     matrix = load_score_matrix(artifacts, week)
     grid = {"no_components": config.no_components, "epochs": config.epochs,
@@ -151,12 +148,20 @@ def model_selection(context: dg.AssetExecutionContext, config: ModelSelectionCon
         "week": week, "metric": config.metric, "winner": winner, "table": table.to_dict(orient="records"),
     })
     best = float(table.iloc[0][config.metric]) if len(table) and config.metric in table else 0.0
-    return dg.MaterializeResult(metadata={
-        "winner": dg.MetadataValue.json(winner),
-        f"best_{config.metric}": best,
-        "configurations": int(len(table)),
-        "table": dg.MetadataValue.md(table.round(4).to_markdown(index=False)),
-    })
+    context.log_event(dg.AssetObservation(asset_key="trained_model", partition=week, metadata=rounded({
+        "model_selection_winner": dg.MetadataValue.json(winner),
+        f"model_selection_best_{config.metric}": best,
+        "model_selection_configurations": int(len(table)),
+        "model_selection_table": dg.MetadataValue.md(table.round(4).to_markdown(index=False)),
+        "model_selection_path": artifacts.uri(f"model_selection/{week}.json"),
+    })))
+
+
+@dg.job(partitions_def=weekly_partitions, tags={"vodrec/job": "select_model"})
+def select_model():
+    """Search LightFM hyperparameters on a week's holdout, on demand (Launchpad: pick the week, edit the
+    grid). An op job, not an asset, so that "Materialize all" never starts the grid search."""
+    search_hyperparameters()
 
 
 def selected_config(artifacts: ArtifactStore, week: str) -> tuple[dict, str] | None:

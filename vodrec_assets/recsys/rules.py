@@ -118,3 +118,113 @@ def quality_gate(metrics: dict, metric: str, margin: float) -> Verdict:
                    f"model holdout {metric} {model:.4f} {'beats' if passed else 'does not beat'} popularity "
                    f"{baseline:.4f} by the margin {margin:.0%} (needs > {needed:.4f})",
                    {"metric": metric, "margin": float(margin), "model": float(model), "popularity": float(baseline)})
+
+
+def unique_ids_as_of(ids: np.ndarray, since: pd.Series, week_end: pd.Timestamp, what: str) -> Verdict:
+    """A reference table of the week: every id once, and nobody whose `since` date (join or release) is
+    on or after the week's end, so the week never sees a subscriber or program from its future."""
+    ids = np.asarray(ids)
+    repeated = int(len(ids) - len(np.unique(ids)))
+    when = pd.to_datetime(since.astype("string"), errors="coerce", format="mixed")
+    future = int((when >= week_end).sum())
+    problems = [p for p in (f"{repeated} repeated {what} ids" if repeated else "",
+                            f"{future} {what}s dated on or after {week_end:%Y-%m-%d}" if future else "") if p]
+    return Verdict(not problems, "ERROR", "; ".join(problems) or f"{len(ids)} {what}s, each once, as of the week",
+                   {"rows": int(len(ids)), "repeated_ids": repeated, "after_week_end": future})
+
+
+def model_matches_matrix(arrays: dict[str, np.ndarray], matrix_user_ids: np.ndarray,
+                         matrix_item_ids: np.ndarray) -> Verdict:
+    """A trained model (its stored arrays) against the week's score matrix: every factor and bias finite, and
+    the model's subscriber and program ids exactly the matrix's, in the same order (serving maps rows
+    to ids through them)."""
+    problems = []
+    non_finite = {name: int(np.size(a) - np.isfinite(a).sum()) for name, a in arrays.items()
+                  if name not in ("user_ids", "item_ids") and np.issubdtype(np.asarray(a).dtype, np.floating)
+                  and not np.isfinite(a).all()}
+    if non_finite:
+        problems.append(f"non-finite values in {non_finite}")
+    for kind, ids, expected in (("subscriber", arrays.get("user_ids"), matrix_user_ids),
+                                ("program", arrays.get("item_ids"), matrix_item_ids)):
+        if ids is None or not np.array_equal(ids, expected):
+            problems.append(f"{kind} ids differ from the score matrix's ({0 if ids is None else len(ids)} "
+                            f"against {len(expected)})")
+    return Verdict(not problems, "ERROR", "; ".join(problems) or "factors finite, ids those of the week's matrix", {
+        "subscribers": int(len(matrix_user_ids)), "programs": int(len(matrix_item_ids)),
+        "non_finite_values": int(sum(non_finite.values())),
+    })
+
+
+def recommendations_valid(frame: pd.DataFrame, matrix: ScoreMatrix, k: int) -> Verdict:
+    """The week's lists against its score matrix: every subscriber of the window has min(k, programs
+    still recommendable to them) programs, ranks 1..n, none already watched, none that may not be
+    recommended (e_bool or not in the catalogue), none unknown."""
+    users = matrix.user_index(frame["subsr_id"].to_numpy())
+    items = matrix.item_index(frame["program_id"].to_numpy())
+    unknown = int(((users < 0) | (items < 0)).sum())
+    known = (users >= 0) & (items >= 0)
+    u, i = users[known], items[known]
+    watched = int(np.asarray(matrix.interactions[u, i]).ravel().astype(bool).sum()) if len(u) else 0
+    forbidden = int((~matrix.item_allowed[i]).sum())
+    per_user = np.bincount(users[users >= 0], minlength=matrix.shape[0])
+    watched_allowed = np.asarray(matrix.interactions[:, matrix.item_allowed].sum(axis=1)).ravel()
+    expected = np.minimum(k, int(matrix.item_allowed.sum()) - watched_allowed).astype(np.int64)
+    wrong_length = int((per_user != expected).sum())
+    ranks = frame.groupby("subsr_id")["rank"].agg(["min", "max", "count"]) if len(frame) else None
+    bad_ranks = 0 if ranks is None else int(((ranks["min"] != 1) | (ranks["max"] != ranks["count"])).sum())
+    problems = [p for p in (
+        f"{unknown} rows name a subscriber or program outside the week's matrix" if unknown else "",
+        f"{watched} recommended programs already watched" if watched else "",
+        f"{forbidden} recommended programs that may not be recommended (e_bool or not in the catalogue)" if forbidden else "",
+        f"{wrong_length} subscribers without min({k}, recommendable) programs" if wrong_length else "",
+        f"{bad_ranks} subscribers whose ranks are not 1..n" if bad_ranks else "",
+    ) if p]
+    return Verdict(not problems, "ERROR", "; ".join(problems) or
+                   f"{matrix.shape[0]} subscribers, {k} each (fewer only where fewer are left), none watched or excluded", {
+        "rows": int(len(frame)), "subscribers": int(matrix.shape[0]), "already_watched": watched,
+        "not_recommendable": forbidden, "wrong_length": wrong_length, "unknown_ids": unknown,
+    })
+
+
+def champion_passed_gate(history: list[dict], week: str, gate_passed: dict[str, bool],
+                         published: set[str]) -> Verdict:
+    """The champion named for `week` (if any) is a week at or before it whose quality gate passed and whose
+    recommendations were published; weeks before the first passing model name no champion."""
+    row = next((r for r in history if r["week"] == week), None)
+    if row is None:
+        ok = not any(gate_passed.get(w, False) and w in published for w in gate_passed if w <= week)
+        return Verdict(ok, "ERROR", "no champion yet: no earlier week passed the gate" if ok else
+                       f"no champion named for {week} although an earlier week passed the gate", {})
+    champion = row["champion_week"]
+    problems = [p for p in (
+        f"champion {champion} is after {week}" if champion > week else "",
+        f"champion {champion} did not pass the quality gate" if not gate_passed.get(champion, False) else "",
+        f"champion {champion} has no published recommendations" if champion not in published else "",
+    ) if p]
+    return Verdict(not problems, "ERROR", "; ".join(problems) or f"champion {champion} passed the gate and is published",
+                   {"champion_week": champion})
+
+
+def one_row_per_week(history_weeks: list[str], stored_weeks: list[str]) -> Verdict:
+    """The metrics history holds each week with stored metrics exactly once, and no other week."""
+    repeated = sorted({w for w in history_weeks if history_weeks.count(w) > 1})
+    missing = sorted(set(stored_weeks) - set(history_weeks))
+    extra = sorted(set(history_weeks) - set(stored_weeks))
+    problems = [p for p in (f"weeks repeated: {repeated}" if repeated else "",
+                            f"weeks with metrics missing: {missing}" if missing else "",
+                            f"weeks without stored metrics: {extra}" if extra else "") if p]
+    return Verdict(not problems, "ERROR", "; ".join(problems) or f"{len(stored_weeks)} weeks, one row each",
+                   {"weeks": int(len(set(history_weeks))), "stored_weeks": int(len(stored_weeks))})
+
+
+def unassigned_rows_outside_weeks(reasons: pd.Series, log_dt: pd.Series, first: pd.Timestamp,
+                                  upper: pd.Timestamp, known_reasons: tuple[str, ...]) -> Verdict:
+    """Every unassigned log row has a known reason, and none lies inside the weeks the partitions read
+    (such a row would be counted twice: here and in its week)."""
+    when = pd.to_datetime(log_dt.astype("string"), errors="coerce", format="mixed")
+    inside = int(((when >= first) & (when < upper)).sum())
+    unknown = int((~reasons.isin(known_reasons)).sum())
+    problems = [p for p in (f"{inside} rows lie inside the partitioned weeks" if inside else "",
+                            f"{unknown} rows without a known reason" if unknown else "") if p]
+    return Verdict(not problems, "ERROR", "; ".join(problems) or f"{len(reasons)} rows, each outside every week, with its reason",
+                   {"rows": int(len(reasons)), "inside_weeks": inside, "unknown_reason": unknown})

@@ -124,23 +124,26 @@ def test_reference_tables_quarantine_null_text_and_repeated_ids():
     assert checked.quarantined["name"].tolist() == ["b", "c", "d", "e"]
 
 
-def test_a_week_without_any_row_materializes_with_zero_counts(tmp_path, tiny_source_db):
+def test_a_week_without_any_row_stops_at_ingestion_and_writes_nothing_downstream(tmp_path, tiny_source_db):
+    from vodrec_assets.demo import week_outcome
+
     ws = Workspace(tmp_path, tiny_source_db)
     with sqlite3.connect(ws.db_path) as conn:
         for table in ("vods_sumut", "contlog"):
             conn.execute(f"DELETE FROM {table} WHERE log_dt >= ? AND log_dt < ?", (WEEKS[1], WEEKS[2]))  # noqa: S608
     assert ws.materialize(WEEKS[0]).success
-    result = ws.materialize(WEEKS[1])
-    assert result.success
+    result = ws.materialize(WEEKS[1], raise_on_error=False)
+    assert not result.success
     assert metadata(result, "raw_vod_logs")["rows"] == 0 and metadata(result, "raw_click_logs")["rows"] == 0
-    stats = metadata(result, "weekly_pair_stats")
-    assert stats["pairs"] == 0 and stats["quarantined_rows"] == 0 and stats["quarantined_share"] == 0.0
-    # The window still holds the week before: a model, metrics and recommendations for the empty week.
-    assert metadata(result, "cleaned_ratings")["window_weeks"] == 2
-    assert "skipped" in metadata(result, "weekly_metrics")["next_week_protocol"]
-    assert metadata(result, "recommendations")["rows"] > 0
-    shape = {e.check_name: e for e in result.get_asset_check_evaluations()}["raw_vod_logs_shape"]
-    assert not shape.passed and "no rows" in shape.description  # reported, not hidden
+    shapes = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    for name in ("raw_vod_logs_shape", "raw_click_logs_shape"):
+        assert not shapes[name].passed and "no rows" in shapes[name].description  # the run and the UI say why
+    materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert materialized <= {"raw_vod_logs", "raw_click_logs", "subscribers", "vod_catalog"}
+    for asset in ("weekly_pair_stats", "cleaned_ratings", "score_matrix", "trained_model", "weekly_metrics",
+                  "recommendations"):
+        assert not [k for k in ws.artifacts.list_keys(f"{asset}/") if WEEKS[1] in k], asset
+    assert week_outcome(result) == "blocked"
 
 
 @pytest.mark.parametrize("drift, message", [

@@ -311,7 +311,7 @@ def test_compose_services_share_the_instance_config():
         assert "AWS_SECRET_ACCESS_KEY" not in svc[name]["environment"]
         assert "VODREC_SOURCE_URL" not in svc[name]["environment"]
     copies = copies_into_image(dockerfile_of(svc["code"]))
-    assert copies["/opt/dagster/dagster_home/dagster.yaml"] == REPO / "dagster.yaml"
+    assert copies["/opt/dagster/dagster_home/dagster.yaml"] == REPO / "deploy" / "dagster.yaml"
 
 
 def _workspace(path: Path) -> dict:

@@ -12,91 +12,81 @@ import yaml
 from vodrec_assets import instance_config
 from vodrec_assets_tests.integration.harness import BIN, REPO, clean_env
 
-SHARED_KEYS = ("run_coordinator", "concurrency", "run_monitoring", "telemetry")
+SHARED_KEYS = ("run_coordinator", "concurrency", "run_monitoring", "telemetry", "nux")
 
 
 def production_yaml() -> dict:
+    return yaml.safe_load((REPO / "deploy" / "dagster.yaml").read_text())
+
+
+def local_yaml() -> dict:
     return yaml.safe_load((REPO / "dagster.yaml").read_text())
 
 
 def test_production_yaml_holds_no_credential_and_reads_mysql_settings_from_the_environment():
-    from vodrec_assets.instance_storage import MissingStorageSetting, mysql_settings
-
-    assert production_yaml()["storage"] == {
-        "custom": {"module": "vodrec_assets.instance_storage", "class": "EnvironmentSelectedStorage"}}
-    env = {"DAGSTER_MYSQL_HOST": "db", "DAGSTER_MYSQL_USER": "dagster", "DAGSTER_MYSQL_PASSWORD": "p@ss:/'\"",
-           "DAGSTER_MYSQL_DB": "dagster", "DAGSTER_MYSQL_PORT": "3307"}
-    assert mysql_settings(env) == {"hostname": "db", "username": "dagster", "password": "p@ss:/'\"",
-                                   "db_name": "dagster", "port": 3307}
-    assert mysql_settings({k: v for k, v in env.items() if k != "DAGSTER_MYSQL_PORT"})["port"] == 3306
-    assert mysql_settings({}) is None
-    with pytest.raises(MissingStorageSetting, match="DAGSTER_MYSQL_PASSWORD"):
-        mysql_settings({k: v for k, v in env.items() if k != "DAGSTER_MYSQL_PASSWORD"})
+    """deploy/dagster.yaml: dagster-mysql's own storage, every connection setting an `env:` source."""
+    assert production_yaml()["storage"] == {"mysql": {"mysql_db": {
+        "hostname": {"env": "DAGSTER_MYSQL_HOST"}, "port": {"env": "DAGSTER_MYSQL_PORT"},
+        "username": {"env": "DAGSTER_MYSQL_USER"}, "password": {"env": "DAGSTER_MYSQL_PASSWORD"},
+        "db_name": {"env": "DAGSTER_MYSQL_DB"}}}}
+    assert "vodrec_assets" not in (REPO / "deploy" / "dagster.yaml").read_text()  # no custom class of ours
 
 
-def test_production_yaml_without_a_mysql_host_is_a_local_sqlite_instance(tmp_path, monkeypatch):
-    """The embedded default: the same dagster.yaml keeps runs in SQLite inside DAGSTER_HOME."""
+def test_the_root_dagster_yaml_is_the_local_sqlite_instance_under_dot_vodrec(tmp_path, monkeypatch):
+    """Run from a folder holding the root dagster.yaml (as `dg dev` and `vodrec demo` are, from the
+    repository root), the instance keeps everything under .vodrec/dagster_home there."""
     import dagster as dg
-    from dagster._core.instance.ref import InstanceRef
-    from dagster._core.storage.runs import SqliteRunStorage
 
-    for name in ("DAGSTER_MYSQL_HOST", "DAGSTER_MYSQL_USER", "DAGSTER_MYSQL_PASSWORD", "DAGSTER_MYSQL_DB"):
-        monkeypatch.delenv(name, raising=False)
-    home = tmp_path / "home"
-    monkeypatch.setenv("DAGSTER_HOME", str(home))
-    instance_config.write_production_instance_config(home)
-    instance = dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home)))
+    (tmp_path / "dagster.yaml").write_text((REPO / "dagster.yaml").read_text())
+    monkeypatch.chdir(tmp_path)
+    instance = dg.DagsterInstance.from_config(str(tmp_path))
     try:
-        assert isinstance(instance.run_storage, SqliteRunStorage)
+        assert type(instance.run_storage).__name__ == "SqliteRunStorage"
         assert instance.get_concurrency_config().pool_config.default_pool_limit == 1
+        assert not instance.telemetry_enabled
     finally:
         instance.dispose()
-    assert (home / "history" / "runs.db").is_file()
+    assert (tmp_path / ".vodrec" / "dagster_home" / "history" / "runs.db").is_file()
 
 
 def test_dg_check_defs_works_from_the_repository_root_with_no_setting(tmp_path):
-    """`dg check defs` with no DAGSTER_HOME and no MySQL variable: Dagster reads ./dagster.yaml, whose
-    storage falls back to SQLite under VODREC_HOME."""
+    """`dg check defs` with no DAGSTER_HOME and no variable: Dagster reads ./dagster.yaml (the local
+    instance) and says nothing about an unused one."""
     env = clean_env({"VODREC_HOME": str(tmp_path / "vodrec_home")})
     done = subprocess.run([str(BIN / "dg"), "check", "defs"], cwd=REPO, env=env, capture_output=True, text=True,
                           timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "All definitions loaded successfully" in done.stdout + done.stderr
-    assert (tmp_path / "vodrec_home" / "dagster_home" / "history").is_dir()
+    assert "will not be used" not in done.stdout + done.stderr
 
 
 def test_local_and_production_instances_share_the_scheduling_rules():
-    prod = production_yaml()
-    local = instance_config.local_instance_settings()
+    prod, local = production_yaml(), local_yaml()
     for key in SHARED_KEYS:
         assert local[key] == prod[key], key
     assert prod["concurrency"]["runs"]["max_concurrent_runs"] == 2
     assert prod["concurrency"]["pools"]["default_limit"] == 1
     assert prod["telemetry"] == {"enabled": False}
-    assert "storage" not in local  # SQLite in DAGSTER_HOME
+    assert "storage" not in instance_config.local_instance_settings()  # elsewhere: SQLite in DAGSTER_HOME
 
 
 def test_weekly_runs_are_serialized_by_the_tag_the_job_really_sets():
     from vodrec_assets.schedules import weekly_retrain
 
-    limits = production_yaml()["concurrency"]["runs"]["tag_concurrency_limits"]
-    key, value = instance_config.WEEKLY_JOB_TAG
-    assert {"key": key, "value": value, "limit": 1} in limits
-    assert weekly_retrain.tags.get(key) == value, "the weekly_retrain job must tag its runs for the limit"
+    [limit] = production_yaml()["concurrency"]["runs"]["tag_concurrency_limits"]
+    assert limit["limit"] == 1
+    assert weekly_retrain.tags.get(limit["key"]) == limit["value"], "the weekly_retrain job must tag its runs"
 
 
 def test_local_instance_config_loads_as_a_sqlite_instance(tmp_path, monkeypatch):
     import dagster as dg
-    from dagster._core.instance.ref import InstanceRef
-    from dagster._core.run_coordinator import QueuedRunCoordinator
-    from dagster._core.storage.runs import SqliteRunStorage
 
     path = instance_config.write_local_instance_config(tmp_path / "home")
     assert path == (tmp_path / "home" / "dagster.yaml").resolve()
-    instance = dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(tmp_path / "home")))
+    instance = dg.DagsterInstance.from_config(str(tmp_path / "home"))
     try:
-        assert isinstance(instance.run_storage, SqliteRunStorage)
-        assert isinstance(instance.run_coordinator, QueuedRunCoordinator)
+        assert type(instance.run_storage).__name__ == "SqliteRunStorage"
+        assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
         config = instance.get_concurrency_config()
         assert config.run_queue_config.max_concurrent_runs == 2
         assert [(t["key"], t["value"], t["limit"]) for t in config.run_queue_config.tag_concurrency_limits] == \
@@ -116,7 +106,6 @@ def test_production_instance_runs_on_mariadb_with_the_env_password(tmp_path, thr
     """The production dagster.yaml, with its password from DAGSTER_MYSQL_PASSWORD (quoting characters
     included), creates its tables in MariaDB and keeps the pool limit."""
     import dagster as dg
-    from dagster._core.instance.ref import InstanceRef
     from dagster_mysql import MySQLEventLogStorage, MySQLRunStorage, MySQLScheduleStorage
 
     db = throwaway_db("vodrec_dag")
@@ -124,7 +113,7 @@ def test_production_instance_runs_on_mariadb_with_the_env_password(tmp_path, thr
         monkeypatch.setenv(name, value)
     home = tmp_path / "home"
     instance_config.write_production_instance_config(home)
-    instance = dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home)))
+    instance = dg.DagsterInstance.from_config(str(home))
     try:
         assert isinstance(instance.run_storage, MySQLRunStorage)
         assert isinstance(instance.event_log_storage, MySQLEventLogStorage)

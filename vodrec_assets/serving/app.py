@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import sqlalchemy as sa
+from fastapi_offline import FastAPIOffline
 from fastapi import FastAPI, HTTPException, Path, Query, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
@@ -171,7 +172,10 @@ def create_app(url: str, refresh_seconds: float = DEFAULT_REFRESH_SECONDS) -> Fa
             refresher.stop()
             engine.dispose()
 
-    app = FastAPI(
+    # Swagger UI from the installed fastapi-offline package rather than a CDN: /docs works on a network
+    # without the internet and loads nothing from outside. No ReDoc: its bundle still fetches a logo.
+    app = FastAPIOffline(
+        redoc_url=None,
         title="vodrec serving",
         version="1",
         description="Weekly LightFM recommendations of the champion model, its metrics, and a dashboard.",

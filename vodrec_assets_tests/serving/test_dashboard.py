@@ -104,3 +104,32 @@ def test_dashboard_screenshot(served, tmp_path):
     assert done.returncode == 0, done.stderr.decode()[-2000:]
     data = png.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
+
+
+@needs_chromium
+def test_api_docs_render_offline_in_chromium(served):
+    """/docs (Swagger UI) renders every endpoint with every request outside loopback refused, as on an
+    operator's network without the internet: its script and style come from the installed package."""
+    from playwright.sync_api import sync_playwright
+
+    outside: list[str] = []
+
+    def loopback_only(route):
+        host = httpx.URL(route.request.url).host
+        if host in ("127.0.0.1", "localhost"):
+            return route.continue_()
+        outside.append(route.request.url)
+        return route.abort()
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-dev-shm-usage"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.route("**/*", loopback_only)
+        page.goto(f"{served.url}/docs")
+        page.locator(".opblock-summary-path", has_text="/recommendations/{subsr_id}").wait_for(timeout=30_000)
+        paths = set(page.locator(".opblock-summary-path").all_inner_texts())
+        assert {"/health", "/model", "/recommendations/{subsr_id}", "/metrics/history"} <= paths
+        page.screenshot(path=str(Path(__file__).resolve().parents[2] / "docs" / "img" / "ui-api-docs.png"))
+        browser.close()
+    assert outside == []
+    assert httpx.get(f"{served.url}/redoc").status_code == 404  # not offered: ReDoc fetches from a CDN

@@ -64,6 +64,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_call("vodrec_assets.benchmarks.scale:cli_bench"))
 
+    p = sub.add_parser("bench-backfill", help="time a backfill through dg dev's daemon on fresh demo data")
+    p.add_argument("--weeks", type=int, default=8, help="weeks of tiny synthetic data for the demo")
+    p.add_argument("--first", type=int, default=-2, help="index of the first week to backfill (negative: from the end)")
+    p.add_argument("--count", type=int, default=2, help="how many weeks to backfill")
+    p.add_argument("--kind", choices=["assets", "job"], default="assets",
+                   help="assets: Materialize all on the lineage page; job: weekly_retrain's partitions page")
+    p.add_argument("--workdir", help="the project folder to use (default: a new temporary one)")
+    p.set_defaults(func=_call("vodrec_assets.benchmarks.backfill:cli_bench_backfill"))
+
     p = sub.add_parser("serve", help="the recommendations HTTP API and metrics dashboard")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)

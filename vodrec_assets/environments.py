@@ -15,6 +15,7 @@ import dagster as dg
 from dagster_aws.s3 import S3Resource
 
 from vodrec_assets import settings
+from vodrec_assets.alerts import AlertNotifier
 from vodrec_assets.resources import LocalArtifactStore, S3ArtifactStore, SourceDatabase
 
 
@@ -57,3 +58,23 @@ def environment_name() -> str:
 
 def resources_for_environment(name: str | None = None) -> dict[str, Any]:
     return RESOURCES_BY_ENVIRONMENT[name or environment_name()]()
+
+
+# The alert targets, each from an environment variable (its name, never its value, is kept here; Dagster
+# resolves dg.EnvVar when a sensor runs, so neither the URL nor an address lands in its storage or UI).
+ALERT_SETTINGS = {
+    "webhook_url": "VODREC_ALERT_WEBHOOK_URL",
+    "ui_base_url": "VODREC_UI_BASE_URL",
+    "smtp_host": "VODREC_ALERT_SMTP_HOST",
+    "smtp_port": "VODREC_ALERT_SMTP_PORT",
+    "smtp_sender": "VODREC_ALERT_EMAIL_FROM",
+    "smtp_recipients": "VODREC_ALERT_EMAIL_TO",
+}
+
+
+def alert_notifier() -> AlertNotifier:
+    """The alert targets whose variables are set; none set: alerts are not sent."""
+    return AlertNotifier(**{
+        field: dg.EnvVar.int(var) if field == "smtp_port" else dg.EnvVar(var)
+        for field, var in ALERT_SETTINGS.items() if os.environ.get(var)
+    })

@@ -150,6 +150,7 @@ def champion_model(context: dg.AssetExecutionContext, artifacts: ArtifactStore, 
     return dg.MaterializeResult(metadata=rounded({
         "champion_week": this_week.champion_week or "none",
         "promoted": bool(this_week.promoted),
+        "worse_than_champion": bool(this_week.got_worse),  # what the alert sensor reports
         "reason": this_week.reason,
         "candidate_map_at_10": float(this_week.candidate_map_at_10 or 0.0),
         "promotions_so_far": int(sum(d.promoted for d in decisions if d.week <= week)),

@@ -50,6 +50,7 @@ class Decision:
     candidate_map_at_10: float | None
     champion_map_at_10: float | None
     champion_after_map_at_10: float | None
+    got_worse: bool = False  # kept the champion although its gate passed: its metric fell below the champion's
 
     @property
     def champion(self) -> ChampionState | None:
@@ -100,7 +101,7 @@ def decide_champion(
     cand = _finite(candidate_map_at_10)
     champ = _finite(current.map_at_10) if current is not None else None
 
-    def keep(reason: str) -> Decision:
+    def keep(reason: str, got_worse: bool = False) -> Decision:
         return Decision(
             week=candidate_week,
             champion_week=current.week if current else None,
@@ -109,6 +110,7 @@ def decide_champion(
             candidate_map_at_10=cand,
             champion_map_at_10=champ,
             champion_after_map_at_10=champ,
+            got_worse=got_worse,
         )
 
     def promote(reason: str) -> Decision:
@@ -139,7 +141,7 @@ def decide_champion(
         return promote(
             f"promoted {candidate_week}: {METRIC} {_fmt(cand)} ties champion {current.week}; the newer week wins"
         )
-    return keep(f"{held}: {candidate_week}'s {METRIC} {_fmt(cand)} < champion's {_fmt(champ)}")
+    return keep(f"{held}: {candidate_week}'s {METRIC} {_fmt(cand)} < champion's {_fmt(champ)}", got_worse=True)
 
 
 def replay_history(weeks: Iterable[tuple[str, bool, float | None]]) -> list[Decision]:

@@ -154,6 +154,10 @@ def test_materialize_all_for_the_two_newest_weeks_succeeds(ui, page):
     shot(page, "backfill")
     # The grid search never runs as a side effect of "Materialize all": it is an op job, not an asset.
     assert "model_selection" not in {n["id"].split(".")[-1] for n in ui.graphql("{ assetNodes { id } }")["assetNodes"]}
+    # The terminal of `dg dev` (what `make ui` shows): runs at INFO, no instance warning, no telemetry banner.
+    terminal = ui.dev.log_path.read_text(errors="replace")
+    assert " - DEBUG - " not in terminal
+    assert "will not be used" not in terminal and "Telemetry" not in terminal
     # Those two weeks (and nothing before them) were recomputed.
     recomputed = {m["partition"] for m in ui.materializations("trained_model") if float(m["timestamp"]) / 1000 > started}
     assert recomputed == set(DEMO_WEEKS[-2:])

@@ -109,6 +109,10 @@ class Version:
     programs: tuple[int, ...]
     fragments: tuple[str, ...]  # '"program_id": 1, "program_name": ..., "ct_cl": ..., "program_genre": ...'
     popular: tuple[tuple[int, float], ...]
+    popular_fragments: dict[int, str]  # the popularity list's programs by id
+
+    def popular_fragment(self, program_id: int) -> str:
+        return self.popular_fragments[program_id]
 
 
 def client_from_url(url: str, timeout: float = 1.0) -> redis.Redis:
@@ -231,9 +235,11 @@ class RedisLists:
         rows = json.loads(programs)
         fragments = tuple(json.dumps({"program_id": p, "program_name": n, "ct_cl": c, "program_genre": g})[1:-1]
                           for p, n, c, g in rows)
+        ranked = tuple((int(p), float(s)) for p, s in json.loads(popular))
+        by_id = dict(zip((r[0] for r in rows), fragments))
         return Version(version=version, week=meta["week"], code=meta["index"], source=meta["source"],
-                       programs=tuple(r[0] for r in rows), fragments=fragments,
-                       popular=tuple((int(p), float(s)) for p, s in json.loads(popular)))
+                       programs=tuple(r[0] for r in rows), fragments=fragments, popular=ranked,
+                       popular_fragments={p: by_id[p] for p, _ in ranked})
 
     def drop_prefix(self) -> int:
         """Delete every key under the prefix (tests and `vodrec` tooling); returns how many."""

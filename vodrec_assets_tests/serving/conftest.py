@@ -140,12 +140,13 @@ class Server:
 
 
 @contextmanager
-def serve(source_url: str, log_dir: Path, refresh_seconds: float = REFRESH_SECONDS):
-    """`vodrec serve` as a subprocess on a free loopback port; yields once it answers /health."""
+def serve(source_url: str, log_dir: Path, refresh_seconds: float = REFRESH_SECONDS, env: dict | None = None):
+    """`vodrec serve` as a subprocess on a free loopback port (`env` added to the environment: Redis, the
+    store); yields once it answers /health."""
     port = free_port()
     vodrec = Path(sys.executable).with_name("vodrec")
     log = log_dir / f"serve-{port}.log"
-    env = {**os.environ, "VODREC_SERVE_REFRESH_SECONDS": str(refresh_seconds)}
+    env = {**os.environ, "VODREC_SERVE_REFRESH_SECONDS": str(refresh_seconds), **(env or {})}
     with open(log, "wb") as fh:
         proc = subprocess.Popen([str(vodrec), "serve", "--host", "127.0.0.1", "--port", str(port),
                                  "--source", source_url], stdout=fh, stderr=subprocess.STDOUT, env=env)

@@ -51,6 +51,11 @@ def week_number(week: str) -> int:
     return WEEKS.index(week) + 1
 
 
+def week_of_program(program: int) -> str:
+    """Which week's data a program id of these fixtures comes from."""
+    return WEEKS[program // 1000 - 1]
+
+
 def program_id(week: str, subsr_id: int, rank: int) -> int:
     return week_number(week) * 1000 + rank * 10 + subsr_id % 10
 
@@ -110,15 +115,30 @@ def publish_week(db: SourceDatabase, week: str, decided_weeks: list[str]) -> Non
 
 
 def fill_source_db(path: Path, weeks: list[str]) -> SourceDatabase:
-    db = SourceDatabase(url=f"sqlite:///{path}")
-    schema.create_source_tables(db.engine)
-    schema.create_serving_tables(db.engine)
+    return fill_serving_db(f"sqlite:///{path}", weeks)
+
+
+def catalogue_programs() -> list[int]:
+    """Every program of every week, but one left out of the catalogue (its name is null)."""
     programs = sorted({program_id(w, s, r) for w in WEEKS for s in SUBSCRIBERS for r in range(1, 11)}
                       | {popular_program_id(w, r) for w in WEEKS for r in range(1, 21)})
+    return [p for p in programs if p != program_id(WEEKS[0], 1, 2)]
+
+
+def catalogue_frame() -> pd.DataFrame:
+    programs = catalogue_programs()
+    return pd.DataFrame({"program_id": programs, "program_name": [f"Program {p}" for p in programs],
+                         "ct_cl": "movie", "program_genre": "drama"})
+
+
+def fill_serving_db(url: str, weeks: list[str]) -> SourceDatabase:
+    db = SourceDatabase(url=url)
+    schema.create_source_tables(db.engine)
+    schema.create_serving_tables(db.engine)
     with db.engine.begin() as conn:
         conn.execute(sa.insert(schema.vodinfo), [
             {"program_id": p, "program_name": f"Program {p}", "ct_cl": "movie", "program_genre": "drama", "e_bool": 0}
-            for p in programs if p != program_id(WEEKS[0], 1, 2)  # one program missing from the catalogue
+            for p in catalogue_programs()
         ])
     for n, week in enumerate(weeks):
         publish_week(db, week, weeks[: n + 1])

@@ -23,10 +23,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import redis
+import redis.asyncio
 import sqlalchemy as sa
 
 from vodrec_assets.serving import redis_layout, store
-from vodrec_assets.serving.redis_store import RedisLists, Version, VersionMissing
+from vodrec_assets.serving.redis_store import READ_SCRIPT, RedisLists, Version, VersionMissing, client_from_url
 
 log = logging.getLogger("vodrec.serving")
 
@@ -64,10 +65,13 @@ def render(subsr_id: int, week: str, source: str, store_name: str, k: int, items
 
 
 class RedisAnswers:
-    """The Redis store as the API reads it: versions' program tables cached, a cool-down after an error."""
+    """The Redis store as the API reads it: the per-request read on an asyncio client (the event loop never
+    waits on a socket), versions' program tables cached, a cool-down after an error."""
 
-    def __init__(self, lists: RedisLists):
-        self.lists = lists
+    def __init__(self, url: str, prefix: str, timeout: float = 1.0):
+        self.lists = RedisLists(client_from_url(url, timeout), prefix)
+        self._async = redis.asyncio.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+        self._read = self._async.register_script(READ_SCRIPT)
         self.status = "not checked yet"
         self._versions: OrderedDict[str, Version] = OrderedDict()
         self._lock = threading.Lock()
@@ -90,14 +94,16 @@ class RedisAnswers:
             log.warning("Redis failed, answering from the fallback: %s", exc)
         self.status = f"unreachable: {type(exc).__name__}: {str(exc)[:200]}"
 
-    def answer(self, subsr_id: int, k: int) -> Answer | None:
+    async def answer(self, subsr_id: int, k: int) -> Answer | None:
         if time.monotonic() < self._down_until:
             return None
         try:
-            found = self.lists.read(subsr_id)
-            if found is None:
+            reply = await self._read(keys=[self.lists.champion_key],
+                                     args=[redis_layout.id_hash_high(subsr_id), str(subsr_id), self.lists.prefix])
+            if not reply:
                 self.status = "no champion published in Redis"
                 return None
+            found = (reply[0].decode().split("|", 1)[0], reply[1] if len(reply) > 1 else None)
             version = self._version(found[0])
         except REDIS_ERRORS as exc:
             self._failed(exc)
@@ -114,7 +120,7 @@ class RedisAnswers:
                       version.fragments.__getitem__)
         return Answer(body, version.week, "redis")
 
-    def check(self) -> tuple[str, str | None]:
+    def check_sync(self) -> tuple[str, str | None]:
         """(status, served week) from a live read of the champion pointer."""
         if time.monotonic() < self._down_until:
             return self.status, None
@@ -131,16 +137,23 @@ class RedisAnswers:
         return "ok", week
 
 
-def from_database_or_memory(engine: sa.Engine, served: store.ServedModel, lists: store.WeekLists | None,
-                            subsr_id: int, k: int, on_database_error: Callable[[Exception], None]) -> Answer:
-    """Steps 2 to 4: the snapshot, the database, the popularity list in memory."""
+def from_snapshot(served: store.ServedModel, lists: store.WeekLists | None, subsr_id: int, k: int) -> Answer | None:
+    """Step 2: the champion week's copy in this process, when it is loaded."""
+    week = served.champion_week
+    if lists is None or lists.week != week:
+        return None
+    items = lists.lookup(subsr_id, k)
+    if items:
+        return Answer(render(subsr_id, week, lists.source, "snapshot", k, items, served.fragment), week, "snapshot")
+    popular = [(p.program_id, p.score) for p in served.popular[:k]]
+    return Answer(render(subsr_id, week, "popularity", "snapshot", k, popular, served.fragment), week, "snapshot")
+
+
+def from_database_or_memory(engine: sa.Engine, served: store.ServedModel, subsr_id: int, k: int,
+                            on_database_error: Callable[[Exception], None]) -> Answer:
+    """Steps 3 and 4: the database, else the popularity list in memory."""
     week = served.champion_week
     popular = [(p.program_id, p.score) for p in served.popular[:k]]
-    if lists is not None and lists.week == week:
-        items = lists.lookup(subsr_id, k)
-        if items:
-            return Answer(render(subsr_id, week, lists.source, "snapshot", k, items, served.fragment), week, "snapshot")
-        return Answer(render(subsr_id, week, "popularity", "snapshot", k, popular, served.fragment), week, "snapshot")
     try:
         source, items = store.recommend(engine, week, subsr_id, k)
     except sa.exc.SQLAlchemyError as exc:

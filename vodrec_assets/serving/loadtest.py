@@ -278,6 +278,8 @@ def _print_report(report: dict) -> None:
           f"with {report['concurrency']} workers: {report['requests_per_second']} req/s")
     if lat:
         print(f"latency ms: p50 {lat['p50']}  p90 {lat['p90']}  p99 {lat['p99']}  max {lat['max']}")
+    if report.get("cpu_ms_per_request"):
+        print(f"CPU ms per request: {report['cpu_ms_per_request']}")
     print(f"status {report['status_counts']}  sources {report['sources']}  model weeks {report['model_weeks']}")
 
 
@@ -290,17 +292,41 @@ def server_env(store: str | None, redis_url: str | None, redis_prefix: str | Non
     return env
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """user + system CPU seconds of a process so far (/proc/<pid>/stat, fields 14 and 15)."""
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def measure(source: str, ids: list[int], args: argparse.Namespace, store: str | None) -> dict:
-    """Start `vodrec serve` with `store`, warm it up, run the load, stop it."""
+    """Start `vodrec serve` with `store`, warm it up, run the load, stop it. Besides req/s and latency,
+    the CPU milliseconds per request of the server, of the processes given by --watch-pid (the database
+    or Redis server) and of this load generator: on a shared machine they compare better than req/s."""
     env = server_env(store, args.redis_url, args.redis_prefix)
     proc, url = start_server(source, env=env, ready=store if store in ("redis", "snapshot", "database") else None)
     try:
-        if args.warmup:
-            run_load(url, ids, args.warmup, args.concurrency, 30.0, args.k, args.unknown_share, seed=1)
-        report = run_load(url, ids, args.requests, args.concurrency, args.max_seconds, args.k, args.unknown_share)
+        report = timed_load(url, ids, args, proc.pid)
     finally:
         stop_server(proc)
     report["store"] = store or "auto"
+    return report
+
+
+def timed_load(url: str, ids: list[int], args: argparse.Namespace, server_pid: int | None) -> dict:
+    """Warm-up, then the measured load, with the CPU per request of the server and the watched processes."""
+    if args.warmup:
+        run_load(url, ids, args.warmup, args.concurrency, 30.0, args.k, args.unknown_share, seed=1)
+    watched = {f"pid {p}": p for p in args.watch_pid or []}
+    if server_pid is not None:
+        watched = {"server": server_pid, **watched}
+    before = {name: process_cpu_seconds(pid) for name, pid in watched.items()}
+    own = time.process_time()
+    report = run_load(url, ids, args.requests, args.concurrency, args.max_seconds, args.k, args.unknown_share)
+    spent = {name: process_cpu_seconds(pid) - before[name] for name, pid in watched.items()}
+    spent["load_generator"] = time.process_time() - own
+    done = max(report["requests_done"], 1)
+    report["cpu_ms_per_request"] = {name: round(1000 * s / done, 3) for name, s in spent.items()}
     return report
 
 
@@ -316,6 +342,8 @@ def _load_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--warmup", type=int, default=200, help="requests sent (and not counted) before measuring")
     p.add_argument("--redis-url", help="VODREC_REDIS_URL for the server it starts")
     p.add_argument("--redis-prefix", help="VODREC_REDIS_PREFIX for the server it starts")
+    p.add_argument("--watch-pid", type=int, action="append",
+                   help="also report this process's CPU per request (the MariaDB or Redis server); repeatable")
     p.add_argument("--json", action="store_true")
 
 
@@ -366,13 +394,14 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(reports, indent=2))
         else:
             base = reports[0]["requests_per_second"] or 0
-            print("| store | requests | ok | req/s | x first | p50 ms | p90 ms | p99 ms | max ms |")
-            print("|---|---|---|---|---|---|---|---|---|")
+            print("| store | requests | ok | req/s | x first | p50 ms | p90 ms | p99 ms | max ms | CPU ms/request |")
+            print("|---|---|---|---|---|---|---|---|---|---|")
             for r in reports:
                 lat = r["latency_ms"]
+                cpu = ", ".join(f"{k} {v}" for k, v in r["cpu_ms_per_request"].items())
                 print(f"| {r['store']} | {r['requests_done']} | {r['ok']} | {r['requests_per_second']} | "
                       f"{r['requests_per_second'] / base if base else float('nan'):.2f} | {lat.get('p50')} | "
-                      f"{lat.get('p90')} | {lat.get('p99')} | {lat.get('max')} |")
+                      f"{lat.get('p90')} | {lat.get('p99')} | {lat.get('max')} | {cpu} |")
         return 0 if all(r["errors"] == 0 and r["ok"] == r["requests_done"] for r in reports) else 1
 
     if args.serve:
@@ -380,9 +409,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("--serve needs --source")
         report = measure(args.source, ids, args, args.store)
     elif args.url:
-        if args.warmup:
-            run_load(args.url, ids, args.warmup, args.concurrency, 30.0, args.k, args.unknown_share, seed=1)
-        report = run_load(args.url, ids, args.requests, args.concurrency, args.max_seconds, args.k, args.unknown_share)
+        report = timed_load(args.url, ids, args, None)
     else:
         parser.error("give --url or --serve")
     report["subscribers_sampled"] = len(ids)

@@ -81,7 +81,7 @@ return {'installed', version}
 """
 
 # KEYS[1]: the champion pointer. ARGV: the id's hash (top 32 bits), the id as text, prefix.
-_READ = """
+READ_SCRIPT = """
 local pointer = redis.call('GET', KEYS[1])
 if not pointer then return false end
 local sep = string.find(pointer, '|', 1, true)
@@ -130,7 +130,7 @@ class RedisLists:
         self.prefix = prefix
         self.retired_ttl_seconds = int(retired_ttl_seconds)
         self._activate = client.register_script(_ACTIVATE)
-        self._read = client.register_script(_READ)
+        self._read = client.register_script(READ_SCRIPT)
         self.champion_key = f"{prefix}:champion"
 
     # ------------------------------------------------------------------ publishing

@@ -23,15 +23,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import redis
-import redis.asyncio
 import sqlalchemy as sa
 
 from vodrec_assets.serving import redis_layout, store
-from vodrec_assets.serving.redis_store import READ_SCRIPT, RedisLists, Version, VersionMissing, client_from_url
+from vodrec_assets.serving.redis_store import RedisLists, Version, VersionMissing, client_from_url
 
 log = logging.getLogger("vodrec.serving")
 
 REDIS_COOLDOWN_SECONDS = 1.0  # after a Redis error, requests go to the fallback this long before retrying
+# The read runs on the event loop (a blocking read costs ~34 us of CPU against ~65 for redis.asyncio's,
+# docs/serving.md), so a hung Redis may hold the loop this long, once per cool-down.
+REDIS_READ_TIMEOUT_SECONDS = 0.25
 REDIS_ERRORS = (redis.RedisError, OSError, VersionMissing)
 
 
@@ -65,13 +67,11 @@ def render(subsr_id: int, week: str, source: str, store_name: str, k: int, items
 
 
 class RedisAnswers:
-    """The Redis store as the API reads it: the per-request read on an asyncio client (the event loop never
-    waits on a socket), versions' program tables cached, a cool-down after an error."""
+    """The Redis store as the API reads it: one blocking round trip a request with a short timeout,
+    versions' program tables cached, a cool-down after an error."""
 
-    def __init__(self, url: str, prefix: str, timeout: float = 1.0):
+    def __init__(self, url: str, prefix: str, timeout: float = REDIS_READ_TIMEOUT_SECONDS):
         self.lists = RedisLists(client_from_url(url, timeout), prefix)
-        self._async = redis.asyncio.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
-        self._read = self._async.register_script(READ_SCRIPT)
         self.status = "not checked yet"
         self._versions: OrderedDict[str, Version] = OrderedDict()
         self._lock = threading.Lock()
@@ -94,16 +94,14 @@ class RedisAnswers:
             log.warning("Redis failed, answering from the fallback: %s", exc)
         self.status = f"unreachable: {type(exc).__name__}: {str(exc)[:200]}"
 
-    async def answer(self, subsr_id: int, k: int) -> Answer | None:
+    def answer(self, subsr_id: int, k: int) -> Answer | None:
         if time.monotonic() < self._down_until:
             return None
         try:
-            reply = await self._read(keys=[self.lists.champion_key],
-                                     args=[redis_layout.id_hash_high(subsr_id), str(subsr_id), self.lists.prefix])
-            if not reply:
+            found = self.lists.read(subsr_id)
+            if found is None:
                 self.status = "no champion published in Redis"
                 return None
-            found = (reply[0].decode().split("|", 1)[0], reply[1] if len(reply) > 1 else None)
             version = self._version(found[0])
         except REDIS_ERRORS as exc:
             self._failed(exc)

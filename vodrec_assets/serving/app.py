@@ -239,10 +239,10 @@ def create_app(url: str, refresh_seconds: float = DEFAULT_REFRESH_SECONDS, redis
     app.state.engine = engine
     app.state.redis = from_redis
 
-    async def from_memory(subsr_id: int, k: int) -> answers.Answer | None:
+    def from_memory(subsr_id: int, k: int) -> answers.Answer | None:
         """Redis, else the snapshot; None when the database must answer (the endpoint does that)."""
         if from_redis is not None:
-            answer = await from_redis.answer(subsr_id, k)
+            answer = from_redis.answer(subsr_id, k)
             if answer is not None:
                 return answer
         served = refresher.served
@@ -325,7 +325,7 @@ def create_app(url: str, refresh_seconds: float = DEFAULT_REFRESH_SECONDS, redis
         model has no list for (`source: popularity`). `store` says which store answered."""
         # Redis and the snapshot answer on the event loop (a round trip of ~0.1 ms, a binary search); only
         # the database's query goes to the thread pool: the hop costs more than the lookup itself.
-        answer = await from_redis.answer(subsr_id, k) if from_redis is not None else None
+        answer = from_redis.answer(subsr_id, k) if from_redis is not None else None
         if answer is None:
             served = served_or_503()
             answer = answers.from_snapshot(served, refresher.week_lists, subsr_id, k)

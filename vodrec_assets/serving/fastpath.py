@@ -9,7 +9,7 @@ database - goes on to the FastAPI app unchanged. Same bodies, same headers as th
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from vodrec_assets.serving.answers import Answer
@@ -36,14 +36,14 @@ def parse(path: str, query: bytes) -> tuple[int, int] | None:
 
 
 class FastRecommendations:
-    def __init__(self, app: Any, answer: Callable[[int, int], Awaitable[Answer | None]]):
+    def __init__(self, app: Any, answer: Callable[[int, int], Answer | None]):
         self.app = app
         self.answer = answer
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
         if scope["type"] == "http" and scope["method"] == "GET" and scope["path"].startswith(PREFIX):
             request = parse(scope["path"], scope["query_string"])
-            answer = await self.answer(*request) if request is not None else None
+            answer = self.answer(*request) if request is not None else None
             if answer is not None:
                 await send({"type": "http.response.start", "status": 200, "headers": [
                     (b"content-type", b"application/json"), (b"content-length", str(len(answer.body)).encode()),

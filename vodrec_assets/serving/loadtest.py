@@ -130,7 +130,7 @@ def seed_serving_db(url: str, subscribers: int, k: int = 10, weeks: int = 2, pro
 # --------------------------------------------------------------------------- load
 
 
-def served_subscribers(source: str, limit: int = 200_000) -> tuple[str, list[int]]:
+def served_subscribers(source: str, limit: int = 1_000_000) -> tuple[str, list[int]]:
     """The subscribers with a list in the champion week (what the server serves), up to `limit`."""
     engine = sa.create_engine(source)
     hist, rec = schema.champion_history, schema.recommendations

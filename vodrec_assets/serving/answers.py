@@ -26,13 +26,13 @@ import redis
 import sqlalchemy as sa
 
 from vodrec_assets.serving import redis_layout, store
-from vodrec_assets.serving.redis_store import RedisLists, Version, VersionMissing, client_from_url
+from vodrec_assets.serving.redis_store import OneThreadReader, RedisLists, Version, VersionMissing, client_from_url
 
 log = logging.getLogger("vodrec.serving")
 
 REDIS_COOLDOWN_SECONDS = 1.0  # after a Redis error, requests go to the fallback this long before retrying
-# The read runs on the event loop (a blocking read costs ~34 us of CPU against ~65 for redis.asyncio's,
-# docs/serving.md), so a hung Redis may hold the loop this long, once per cool-down.
+# The read runs on the event loop (a blocking read on its own connection costs ~10 us of CPU against ~65 for
+# redis.asyncio's, docs/serving.md), so a hung Redis may hold the loop this long, once per cool-down.
 REDIS_READ_TIMEOUT_SECONDS = 0.25
 REDIS_ERRORS = (redis.RedisError, OSError, VersionMissing)
 
@@ -67,11 +67,13 @@ def render(subsr_id: int, week: str, source: str, store_name: str, k: int, items
 
 
 class RedisAnswers:
-    """The Redis store as the API reads it: one blocking round trip a request with a short timeout,
-    versions' program tables cached, a cool-down after an error."""
+    """The Redis store as the API reads it: one blocking round trip a request with a short timeout (on the
+    event loop's thread only: `answer` is never called from another), versions' program tables cached, a
+    cool-down after an error."""
 
     def __init__(self, url: str, prefix: str, timeout: float = REDIS_READ_TIMEOUT_SECONDS):
         self.lists = RedisLists(client_from_url(url, timeout), prefix)
+        self.reader = OneThreadReader(self.lists)
         self.status = "not checked yet"
         self._versions: OrderedDict[str, Version] = OrderedDict()
         self._lock = threading.Lock()
@@ -98,7 +100,7 @@ class RedisAnswers:
         if time.monotonic() < self._down_until:
             return None
         try:
-            found = self.lists.read(subsr_id)
+            found = self.reader.read(subsr_id)
             if found is None:
                 self.status = "no champion published in Redis"
                 return None

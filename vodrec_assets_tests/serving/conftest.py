@@ -23,14 +23,18 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+import uuid
+
 import httpx
 import pandas as pd
 import pytest
+import redis
 import sqlalchemy as sa
 
 from vodrec_assets import schema
 from vodrec_assets.recsys.promotion import replay_history
 from vodrec_assets.resources import SourceDatabase
+from vodrec_assets.serving.redis_store import RedisLists
 
 WEEKS = ["2023-08-07", "2023-08-14", "2023-08-21", "2023-08-28", "2023-09-04"]
 CANDIDATES = [  # (week, gate passed, holdout map_at_10)
@@ -201,3 +205,26 @@ def served(tmp_path_factory):
     fill_source_db(root / "source.db", WEEKS[:4])
     with serve(f"sqlite:///{root / 'source.db'}", root) as server:
         yield server
+
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def local_redis() -> redis.Redis:
+    """The machine's Redis (`.ci/run` starts it); the test is skipped, saying so, without one."""
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        client.ping()
+    except redis.ConnectionError as exc:
+        pytest.skip(f"no Redis at {REDIS_URL}: {exc}")
+    return client
+
+
+@pytest.fixture
+def redis_lists():
+    """`RedisLists` on the local Redis under a prefix of its own, deleted afterwards."""
+    lists = RedisLists(local_redis(), prefix=f"vodrectest{uuid.uuid4().hex[:10]}", retired_ttl_seconds=600)
+    try:
+        yield lists
+    finally:
+        lists.drop_prefix()

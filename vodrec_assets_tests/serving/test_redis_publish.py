@@ -14,8 +14,7 @@ import sqlalchemy as sa
 from vodrec_assets.resources import ServingRedis
 from vodrec_assets.serving import redis_layout as layout
 from vodrec_assets_tests.assets.conftest import WEEKS, Workspace
-from vodrec_assets_tests.serving.conftest import serve
-from vodrec_assets_tests.serving.test_redis_store import REDIS_URL, local_redis
+from vodrec_assets_tests.serving.conftest import REDIS_URL, local_redis, serve
 
 pytestmark = pytest.mark.slow
 

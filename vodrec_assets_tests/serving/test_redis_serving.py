@@ -10,7 +10,6 @@ import signal
 import subprocess
 import threading
 import time
-import uuid
 from pathlib import Path
 
 import httpx
@@ -19,10 +18,9 @@ import redis
 
 from vodrec_assets.serving.redis_store import RedisLists
 from vodrec_assets_tests.serving.conftest import (
-    SUBSCRIBERS, UNKNOWN_SUBSCRIBER, WEEKS, catalogue_frame, fill_source_db, free_port, popular_frame,
+    REDIS_URL, SUBSCRIBERS, UNKNOWN_SUBSCRIBER, WEEKS, catalogue_frame, fill_source_db, free_port, popular_frame,
     recommendation_frame, serve, week_of_program,
 )
-from vodrec_assets_tests.serving.test_redis_store import REDIS_URL, local_redis
 
 pytestmark = pytest.mark.slow
 
@@ -69,15 +67,6 @@ def own_redis(tmp_path):
         yield server
     finally:
         server.kill()
-
-
-@pytest.fixture
-def shared_lists():
-    lists = RedisLists(local_redis(), prefix=f"vodrectest{uuid.uuid4().hex[:10]}", retired_ttl_seconds=600)
-    try:
-        yield lists
-    finally:
-        lists.drop_prefix()
 
 
 def publish(lists: RedisLists, week: str, champion: bool) -> dict:
@@ -127,15 +116,15 @@ def assert_whole(responses: list[tuple]) -> None:
     assert not mixed, f"{len(mixed)} responses mix weeks, first: {mixed[:1]}"
 
 
-def test_champion_switch_under_load_serves_old_then_new_never_a_mix(tmp_path, shared_lists):
+def test_champion_switch_under_load_serves_old_then_new_never_a_mix(tmp_path, redis_lists):
     db = fill_source_db(tmp_path / "source.db", WEEKS[:4])
     old, new = WEEKS[0], WEEKS[4]
-    publish(shared_lists, old, champion=True)
-    publish(shared_lists, new, champion=False)
-    env = {"VODREC_REDIS_URL": REDIS_URL, "VODREC_REDIS_PREFIX": shared_lists.prefix}
+    publish(redis_lists, old, champion=True)
+    publish(redis_lists, new, champion=False)
+    env = {"VODREC_REDIS_URL": REDIS_URL, "VODREC_REDIS_PREFIX": redis_lists.prefix}
     with serve(db.url, tmp_path, env=env) as server, Hammer(server.url) as hammer:
         time.sleep(1.0)
-        shared_lists.activate(new)
+        redis_lists.activate(new)
         switched = time.monotonic()
         time.sleep(1.0)
         hammer.stop.set()
@@ -152,7 +141,7 @@ def test_champion_switch_under_load_serves_old_then_new_never_a_mix(tmp_path, sh
         flips = 0
         end = time.monotonic() + 2.0
         while time.monotonic() < end:
-            shared_lists.activate(old if flips % 2 else new)
+            redis_lists.activate(old if flips % 2 else new)
             flips += 1
             time.sleep(0.02)
     assert not hammer.failures, hammer.failures[:3]
@@ -204,15 +193,15 @@ def test_redis_killed_mid_load_the_database_answers_then_redis_again(tmp_path, o
     assert {r[2]["model_week"] for r in responses} == {WEEKS[0]}
 
 
-def test_two_api_processes_share_one_redis(tmp_path, shared_lists):
+def test_two_api_processes_share_one_redis(tmp_path, redis_lists):
     db = fill_source_db(tmp_path / "source.db", WEEKS[:4])
-    publish(shared_lists, WEEKS[0], champion=True)
-    publish(shared_lists, WEEKS[4], champion=False)
-    env = {"VODREC_REDIS_URL": REDIS_URL, "VODREC_REDIS_PREFIX": shared_lists.prefix}
+    publish(redis_lists, WEEKS[0], champion=True)
+    publish(redis_lists, WEEKS[4], champion=False)
+    env = {"VODREC_REDIS_URL": REDIS_URL, "VODREC_REDIS_PREFIX": redis_lists.prefix}
     with serve(db.url, tmp_path, env=env) as a, serve(db.url, tmp_path, env=env) as b:
         for week in (WEEKS[0], WEEKS[4]):
             if week != WEEKS[0]:
-                shared_lists.activate(week)  # both answer the new week at once: the pointer is read per request
+                redis_lists.activate(week)  # both answer the new week at once: the pointer is read per request
             for subsr in [*SUBSCRIBERS, UNKNOWN_SUBSCRIBER]:
                 ra, rb = (httpx.get(f"{s.url}/recommendations/{subsr}") for s in (a, b))
                 assert ra.status_code == rb.status_code == 200

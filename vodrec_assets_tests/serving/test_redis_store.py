@@ -2,36 +2,19 @@
 
 from __future__ import annotations
 
-import uuid
-
 import numpy as np
 import pandas as pd
 import pytest
-import redis
 
 from vodrec_assets.serving import redis_layout as layout
 from vodrec_assets.serving.redis_store import RedisLists, VersionMissing
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
 BIG = [2**53, 2**53 + 1, 2**63 - 1, 0, 1]  # 2**53 and 2**53 + 1 are one float64
 
 
-def local_redis() -> redis.Redis:
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        client.ping()
-    except redis.ConnectionError as exc:  # .ci/run starts it; a developer machine may not have one
-        pytest.skip(f"no Redis at {REDIS_URL}: {exc}")
-    return client
-
-
 @pytest.fixture
-def lists():
-    store = RedisLists(local_redis(), prefix=f"vodrectest{uuid.uuid4().hex[:10]}", retired_ttl_seconds=600)
-    try:
-        yield store
-    finally:
-        store.drop_prefix()
+def lists(redis_lists):
+    return redis_lists
 
 
 def week_frame(week: str, subscribers: list[int], salt: int, short: int | None = None) -> pd.DataFrame:

@@ -290,18 +290,22 @@ def create_app(url: str, refresh_seconds: float = DEFAULT_REFRESH_SECONDS, redis
             answering, week = ("database" if database == "ok" else "memory"), served.champion_week
         else:
             answering, week = None, None
+        # Redis's pointer and champion_history move in one champion_model step; apart, one of its writes failed.
+        disagree = redis_week is not None and served is not None and redis_week != served.champion_week
         if answering is None:
             status, code = "unavailable", 503
         elif database != "ok":
             status, code = "degraded", 503
-        elif from_redis is not None and redis_state != "ok":
+        elif (from_redis is not None and redis_state != "ok") or disagree:
             status, code = "degraded", 200
         else:
             status, code = "ok", 200
         details = [f"database: {database}" if database != "ok" else None,
                    f"redis: {redis_state}" if from_redis is not None and redis_state != "ok" else None,
                    f"champion: {refresher.status}" if refresher.status not in ("ok", database) else None,
-                   f"snapshot: {refresher.snapshot_status}" if refresher.snapshot_status not in ("ok", "not configured") else None]
+                   f"snapshot: {refresher.snapshot_status}" if refresher.snapshot_status not in ("ok", "not configured") else None,
+                   f"Redis serves week {redis_week} while champion_history names {served.champion_week}: re-run "
+                   f"champion_model" if disagree else None]
         body = Health(
             status=status, store=answering, champion_week=week, database=database, redis=redis_state,
             database_champion_week=served.champion_week if served else None,

@@ -55,12 +55,6 @@ class Program:
     program_genre: str | None
     source: str
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "rank": self.rank, "program_id": self.program_id, "program_name": self.program_name,
-            "ct_cl": self.ct_cl, "program_genre": self.program_genre, "score": self.score, "source": self.source,
-        }
-
 
 @dataclass(frozen=True)
 class ServedModel:

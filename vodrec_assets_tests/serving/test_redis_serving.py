@@ -207,3 +207,10 @@ def test_two_api_processes_share_one_redis(tmp_path, redis_lists):
                 assert ra.status_code == rb.status_code == 200
                 assert ra.json() == rb.json() and ra.json()["model_week"] == week and ra.json()["store"] == "redis"
             assert_whole([(0, 200, ra.json())])
+            health = httpx.get(f"{a.url}/health")
+            assert health.status_code == 200 and health.json()["champion_week"] == week
+            if week == WEEKS[0]:
+                assert health.json()["status"] == "ok"
+            else:  # Redis was switched by hand, champion_history still names W1: /health says they disagree
+                assert health.json()["status"] == "degraded" and health.json()["database_champion_week"] == WEEKS[0]
+                assert "champion_history names" in health.json()["detail"]

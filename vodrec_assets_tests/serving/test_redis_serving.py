@@ -13,13 +13,14 @@ import time
 from pathlib import Path
 
 import httpx
+import pandas as pd
 import pytest
 import redis
 
 from vodrec_assets.serving.redis_store import RedisLists
 from vodrec_assets_tests.serving.conftest import (
     REDIS_URL, SUBSCRIBERS, UNKNOWN_SUBSCRIBER, WEEKS, catalogue_frame, fill_source_db, free_port, popular_frame,
-    recommendation_frame, serve, week_of_program,
+    program_id, recommendation_frame, serve, week_of_program,
 )
 
 pytestmark = pytest.mark.slow
@@ -214,3 +215,27 @@ def test_two_api_processes_share_one_redis(tmp_path, redis_lists):
             else:  # Redis was switched by hand, champion_history still names W1: /health says they disagree
                 assert health.json()["status"] == "degraded" and health.json()["database_champion_week"] == WEEKS[0]
                 assert "champion_history names" in health.json()["detail"]
+
+
+def test_64_bit_ids_stay_exact_in_every_store(tmp_path, redis_lists):
+    """2**53 and 2**53 + 1 are one float64: each must get its own list, from every store."""
+    big = [2**53, 2**53 + 1, 2**63 - 1]
+    db = fill_source_db(tmp_path / "source.db", WEEKS[:4])  # champion W1
+    week = WEEKS[0]
+    frame = pd.concat([recommendation_frame(week), pd.DataFrame([
+        {"week": week, "subsr_id": s, "rank": r, "program_id": program_id(week, s, r), "score": 1.0 - r / 64,
+         "source": "model"} for s in big for r in range(1, 11)])], ignore_index=True)
+    db.replace_week_rows("recommendations", week, frame)
+    redis_lists.publish_week(week, frame, popular_frame(week), catalogue_frame(), make_champion=True)
+    stores = {"redis": {"VODREC_REDIS_URL": REDIS_URL, "VODREC_REDIS_PREFIX": redis_lists.prefix},
+              "snapshot": {}, "database": {"VODREC_SERVE_STORE": "database"}}
+    for store, env in stores.items():
+        with serve(db.url, tmp_path, env=env) as server:
+            deadline = time.monotonic() + 30
+            while httpx.get(f"{server.url}/health").json()["store"] != store:
+                assert time.monotonic() < deadline, f"{store} never answered"
+                time.sleep(0.1)
+            for s in big:
+                body = httpx.get(f"{server.url}/recommendations/{s}").json()
+                assert (body["subsr_id"], body["store"], body["source"]) == (s, store, "model"), body
+                assert [i["program_id"] for i in body["items"]] == [program_id(week, s, r) for r in range(1, 11)]

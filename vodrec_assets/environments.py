@@ -16,13 +16,21 @@ from dagster_aws.s3 import S3Resource
 
 from vodrec_assets import settings
 from vodrec_assets.alerts import AlertNotifier
-from vodrec_assets.resources import LocalArtifactStore, S3ArtifactStore, SourceDatabase
+from vodrec_assets.resources import LocalArtifactStore, S3ArtifactStore, ServingRedis, SourceDatabase
+
+
+def _serving_redis() -> ServingRedis:
+    """Redis when `VODREC_REDIS_URL` is set (read through an EnvVar: never stored), else none."""
+    if not settings.redis_url():
+        return ServingRedis()
+    return ServingRedis(url=dg.EnvVar("VODREC_REDIS_URL"), prefix=settings.redis_prefix())
 
 
 def _local() -> dict[str, Any]:
     return {
         "source_db": SourceDatabase(url=settings.source_url()),
         "artifacts": LocalArtifactStore(root=str(settings.artifacts_dir())),
+        "serving_redis": _serving_redis(),
     }
 
 
@@ -41,6 +49,7 @@ def _production() -> dict[str, Any]:
             bucket=dg.EnvVar("VODREC_S3_BUCKET"),
             prefix=os.environ.get("VODREC_S3_PREFIX", "vodrec"),
         ),
+        "serving_redis": _serving_redis(),
     }
 
 

@@ -252,6 +252,26 @@ class SourceDatabase(dg.ConfigurableResource):
         return len(frame)
 
 
+class ServingRedis(dg.ConfigurableResource):
+    """The Redis the API serves the champion week's lists from (`VODREC_REDIS_URL`, passed as an EnvVar so
+    no URL or password lands in Dagster's storage). An empty url (the embedded default) means none: the
+    database alone serves."""
+
+    url: str = ""
+    prefix: str = "vodrec"
+    retired_ttl_seconds: int = 3600
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.url)
+
+    def lists(self) -> Any:
+        """A `RedisLists` over this server (publish, activate); a client with generous timeouts for bulk writes."""
+        from vodrec_assets.serving.redis_store import RedisLists, client_from_url
+
+        return RedisLists(client_from_url(self.url, timeout=60.0), self.prefix, self.retired_ttl_seconds)
+
+
 # --------------------------------------------------------------------------- artifacts
 
 

@@ -63,6 +63,17 @@ def source_url(explicit: str | None = None) -> str:
     return explicit or os.environ.get("VODREC_SOURCE_URL") or default_sqlite_url()
 
 
+def redis_url() -> str | None:
+    """`VODREC_REDIS_URL` (redis://host:port/db): the champion week's lists are published there and the API
+    reads them there. Unset (the embedded default): the database only."""
+    return os.environ.get("VODREC_REDIS_URL") or None
+
+
+def redis_prefix() -> str:
+    """The Redis key prefix (`VODREC_REDIS_PREFIX`, default `vodrec`): several deployments can share a server."""
+    return os.environ.get("VODREC_REDIS_PREFIX") or "vodrec"
+
+
 def artifacts_dir() -> Path:
     return Path(os.environ.get("VODREC_ARTIFACTS_DIR", str(vodrec_home() / "artifacts"))).resolve()
 

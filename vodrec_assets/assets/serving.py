@@ -16,7 +16,7 @@ from vodrec_assets.assets.common import rounded, weekly_asset_kwargs
 from vodrec_assets.assets.loaders import load_model, load_score_matrix
 from vodrec_assets.recsys.baselines import popularity_scorer
 from vodrec_assets.recsys.topk import NO_ITEM, recommend_top_k
-from vodrec_assets.resources import ArtifactStore, SourceDatabase
+from vodrec_assets.resources import ArtifactStore, ServingRedis, SourceDatabase
 
 TOP_K = 10
 CHUNK_USERS = None  # recommend_top_k sizes chunks to keep each score block in cache
@@ -40,13 +40,16 @@ def recommendations_frame(week: str, user_ids: np.ndarray, item_ids: np.ndarray,
     group_name="serving", kinds={"parquet", "sql"}, code_version="1",
     deps=["trained_model", "score_matrix", "weekly_metrics"], **weekly_asset_kwargs(),
 )
-def recommendations(context: dg.AssetExecutionContext, artifacts: ArtifactStore, source_db: SourceDatabase) -> dg.MaterializeResult:
+def recommendations(context: dg.AssetExecutionContext, artifacts: ArtifactStore, source_db: SourceDatabase,
+                    serving_redis: ServingRedis) -> dg.MaterializeResult:
     """Top 10 programs for every subscriber seen in the window, excluding programs already watched and
     programs that may not be recommended (e_bool, not in the catalogue): embedding matmul + argpartition in
     chunks of subscribers. Written to `recommendations/<week>.parquet` and to the `recommendations` table
     of the source database, the week's rows replaced in one transaction; the week's popularity list (for
-    subscribers the model has never seen) goes to `popular_programs`. Not written when the week's quality
-    gate fails."""
+    subscribers the model has never seen) goes to `popular_programs`. With Redis configured
+    (`VODREC_REDIS_URL`) the week is also published there as a fresh version, which replaces the week's
+    previous one (at once if the week is being served); `champion_model` switches the served week. Not
+    written when the week's quality gate fails."""
     week = context.partition_key
     # The blocking quality_gate check stops this step when both run together; an asset backfill may
     # put weekly_metrics and recommendations in different runs, so the gate's verdict is read here too.
@@ -56,6 +59,7 @@ def recommendations(context: dg.AssetExecutionContext, artifacts: ArtifactStore,
                          f"{verdict.get('quality_gate_reason', 'no reason recorded')}", allow_retries=False)
     computed = compute_recommendations(artifacts, week)
     written = publish_recommendations(artifacts, source_db, computed)
+    redis_figures = publish_to_redis(serving_redis, source_db, computed) if serving_redis.configured else {}
     frame, n_users = computed.frame, computed.subscribers
     per_user = np.diff(np.r_[0, np.flatnonzero(np.diff(frame["subsr_id"].to_numpy())) + 1, len(frame)]) if len(frame) else []
     return dg.MaterializeResult(metadata=rounded({
@@ -65,6 +69,7 @@ def recommendations(context: dg.AssetExecutionContext, artifacts: ArtifactStore,
         "distinct_programs": int(frame["program_id"].nunique()),
         "catalog_coverage": float(frame["program_id"].nunique() / max(computed.recommendable, 1)),
         "path": artifacts.uri(f"recommendations/{week}.parquet"),
+        **{f"redis_{k}": v for k, v in redis_figures.items()},
     }))
 
 
@@ -109,6 +114,34 @@ def publish_recommendations(artifacts: ArtifactStore, source_db: SourceDatabase,
     return written
 
 
+def publish_to_redis(serving_redis: ServingRedis, source_db: SourceDatabase, recs: WeekRecommendations,
+                     make_champion: bool = False) -> dict:
+    """The week's lists, popularity list and their programs' catalogue fields as a fresh Redis version."""
+    catalogue = source_db.read_table("vodinfo", ["program_id", "program_name", "ct_cl", "program_genre"])
+    return serving_redis.lists().publish_week(recs.week, recs.frame, recs.popular, catalogue, make_champion)
+
+
+def serve_champion_from_redis(serving_redis: ServingRedis, artifacts: ArtifactStore, source_db: SourceDatabase,
+                              week: str) -> str:
+    """Point Redis's champion at `week`, publishing the week first (from its Parquet lists and its
+    popular_programs rows) when Redis does not hold a complete version of it (published before Redis was
+    configured, or expired). Returns what was done."""
+    from vodrec_assets.serving.redis_store import VersionMissing
+
+    lists = serving_redis.lists()
+    try:
+        lists.activate(week)
+        return f"champion {week} (version {lists.champion()})"
+    except VersionMissing as exc:
+        reason = str(exc)
+    frame = artifacts.read_parquet(f"recommendations/{week}.parquet")
+    popular = source_db.read_table("popular_programs")
+    popular = popular[popular["week"].astype(str) == week]
+    recs = WeekRecommendations(week, frame, popular, int(frame["subsr_id"].nunique()), 0)
+    figures = publish_to_redis(serving_redis, source_db, recs, make_champion=True)
+    return f"champion {week} (version {figures['version']}, re-published in {figures['seconds']} s: {reason})"
+
+
 _all_weeks_so_far = dg.TimeWindowPartitionMapping(
     start_offset=-5199, end_offset=0, allow_nonexistent_upstream_partitions=True
 )
@@ -119,12 +152,15 @@ _all_weeks_so_far = dg.TimeWindowPartitionMapping(
     deps=["recommendations", dg.AssetDep("weekly_metrics", partition_mapping=_all_weeks_so_far)],
     **weekly_asset_kwargs(),
 )
-def champion_model(context: dg.AssetExecutionContext, artifacts: ArtifactStore, source_db: SourceDatabase) -> dg.MaterializeResult:
+def champion_model(context: dg.AssetExecutionContext, artifacts: ArtifactStore, source_db: SourceDatabase,
+                   serving_redis: ServingRedis) -> dg.MaterializeResult:
     """The model the API serves. Each week's model becomes champion when its quality gate passed, its
     recommendations were published, and its holdout map_at_10 is at least the champion's (a tie goes to
     the newer week); otherwise the champion stays. The decisions are replayed from every evaluated week
     in week order, so re-runs and out-of-order backfills give the same history; they are written to the
-    `champion_history` table (one row per week) that the API polls to switch models without a restart."""
+    `champion_history` table (one row per week) that the API polls to switch models without a restart.
+    With Redis configured, its champion pointer is switched to the same week in one atomic step, and the
+    week served before expires after the retired TTL."""
     week = context.partition_key
     records = load_weekly_metrics(artifacts)
     triples = [
@@ -145,8 +181,15 @@ def champion_model(context: dg.AssetExecutionContext, artifacts: ArtifactStore, 
     source_db.replace_all_rows("champion_history", pd.DataFrame(rows, columns=list(schema.champion_history.c.keys())))
     this_week = next((d for d in decisions if d.week == week), None)
     artifacts.write_json("champion/history.json", rows)
+    redis_state = "not configured"
+    if serving_redis.configured:
+        redis_state = (serve_champion_from_redis(serving_redis, artifacts, source_db,
+                                                 max(rows, key=lambda r: r["week"])["champion_week"])
+                       if rows else "no champion yet")
+        context.log.info(f"Redis: {redis_state}")
     if this_week is None:
-        return dg.MaterializeResult(metadata=rounded({"champion_week": "none", "reason": f"no metrics for {week}"}))
+        return dg.MaterializeResult(metadata={"champion_week": "none", "reason": f"no metrics for {week}",
+                                              "redis": redis_state})
     return dg.MaterializeResult(metadata=rounded({
         "champion_week": this_week.champion_week or "none",
         "promoted": bool(this_week.promoted),
@@ -154,6 +197,7 @@ def champion_model(context: dg.AssetExecutionContext, artifacts: ArtifactStore, 
         "reason": this_week.reason,
         "candidate_map_at_10": float(this_week.candidate_map_at_10 or 0.0),
         "promotions_so_far": int(sum(d.promoted for d in decisions if d.week <= week)),
+        "redis": redis_state,
         "history": dg.MetadataValue.md(pd.DataFrame(rows).tail(12).to_markdown(index=False) if rows else "none"),
     }))
 

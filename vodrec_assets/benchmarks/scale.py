@@ -228,6 +228,7 @@ class _RssSampler:
 def run_partition(folder: str, week: str, num_threads: int) -> dict[str, Any]:
     """Materialize `week` stage by stage through the asset functions; seconds and peak RSS per stage."""
     from vodrec_assets.assets import serving
+    from vodrec_assets.resources import ServingRedis
 
     from vodrec_assets.recsys import evaluation
 
@@ -273,7 +274,8 @@ def run_partition(folder: str, week: str, num_threads: int) -> dict[str, Any]:
         recs = serving.compute_recommendations(runner.artifacts, week)
     with stage("publish"):
         serving.publish_recommendations(runner.artifacts, runner.source_db, recs)
-        serving.champion_model(runner.context(week), artifacts=runner.artifacts, source_db=runner.source_db)
+        serving.champion_model(runner.context(week), artifacts=runner.artifacts, source_db=runner.source_db,
+                               serving_redis=ServingRedis())
     sampler.close()
     evaluation.fit_lightfm = fit_lightfm
     metrics = runner.artifacts.read_json(f"weekly_metrics/{week}.json")

@@ -6,10 +6,13 @@ the same code reads the embedded SQLite file and the operator's MySQL.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+import numpy as np
 import sqlalchemy as sa
 
 from vodrec_assets import schema
@@ -35,6 +38,10 @@ def make_engine(url: str) -> sa.Engine:
     else:
         kwargs["pool_pre_ping"] = True
         kwargs["pool_recycle"] = 1800
+        if url.startswith("mysql"):
+            # A vanished or hung server fails the request in seconds (the API then answers from memory)
+            # instead of holding a worker for pymysql's defaults (no read timeout at all).
+            kwargs["connect_args"] = {"connect_timeout": 3, "read_timeout": 10, "write_timeout": 10}
     return sa.create_engine(url, **kwargs)
 
 
@@ -47,12 +54,6 @@ class Program:
     ct_cl: str | None
     program_genre: str | None
     source: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "rank": self.rank, "program_id": self.program_id, "program_name": self.program_name,
-            "ct_cl": self.ct_cl, "program_genre": self.program_genre, "score": self.score, "source": self.source,
-        }
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,13 @@ class ServedModel:
     popular: tuple[Program, ...]  # the champion week's popularity list, for unknown subscribers
     has_vodinfo: bool
     loaded_at: str = field(compare=False)
+    # program_id -> '"program_id": .., "program_name": .., "ct_cl": .., "program_genre": ..' (JSON members),
+    # read from vodinfo with the snapshot: a request never queries the catalogue.
+    catalogue: Mapping[int, str] = field(compare=False, default_factory=dict)
+
+    def fragment(self, program_id: int) -> str:
+        found = self.catalogue.get(program_id)
+        return found if found is not None else catalogue_fragment(program_id, None, None, None)
 
     @property
     def identity(self) -> tuple:
@@ -88,25 +96,32 @@ def _program(row: Any, source: str | None = None) -> Program:
     )
 
 
-def _with_names(table: sa.Table, has_vodinfo: bool, *cols: sa.ColumnElement) -> sa.Select:
-    if not has_vodinfo:
-        return sa.select(*cols)
-    return sa.select(*cols, _vod.c.program_name, _vod.c.ct_cl, _vod.c.program_genre).select_from(
-        table.outerjoin(_vod, _vod.c.program_id == table.c.program_id)
-    )
+_REC_STATEMENT = (
+    sa.select(_rec.c.rank, _rec.c.program_id, _rec.c.score, _rec.c.source)
+    .where(_rec.c.week == sa.bindparam("week"), _rec.c.subsr_id == sa.bindparam("subsr_id"))
+    .order_by(_rec.c.rank)
+    .limit(sa.bindparam("k"))
+)
 
 
-def _recommendation_statement(has_vodinfo: bool) -> sa.Select:
-    return (
-        _with_names(_rec, has_vodinfo, _rec.c.rank, _rec.c.program_id, _rec.c.score, _rec.c.source)
-        .where(_rec.c.week == sa.bindparam("week"), _rec.c.subsr_id == sa.bindparam("subsr_id"))
-        .order_by(_rec.c.rank)
-        .limit(sa.bindparam("k"))
-    )
+def catalogue_fragment(program_id: int, name: Any, ct_cl: Any, genre: Any) -> str:
+    """A program's catalogue fields as the JSON members of a response item."""
+    return json.dumps({"program_id": program_id, "program_name": name, "ct_cl": ct_cl, "program_genre": genre})[1:-1]
 
 
-_REC_WITH_NAMES = _recommendation_statement(True)
-_REC_PLAIN = _recommendation_statement(False)
+def load_catalogue(conn: sa.Connection) -> dict[int, str]:
+    """vodinfo's names by program id (the first row of an id wins, as an exact integer)."""
+    out: dict[int, str] = {}
+    rows = conn.execute(sa.select(_vod.c.program_id, _vod.c.program_name, _vod.c.ct_cl, _vod.c.program_genre))
+    for pid, name, ct_cl, genre in rows:
+        if isinstance(pid, str):
+            try:
+                pid = int(pid)
+            except ValueError:
+                continue
+        if isinstance(pid, int) and pid not in out:
+            out[pid] = catalogue_fragment(pid, name, ct_cl, genre)
+    return out
 
 
 class NoChampion(Exception):
@@ -136,30 +151,80 @@ def load_snapshot(engine: sa.Engine) -> ServedModel:
         popular: tuple[Program, ...] = ()
         if inspector.has_table(_pop.name):
             stmt = (
-                _with_names(_pop, has_vodinfo, _pop.c.rank, _pop.c.program_id, _pop.c.score)
+                sa.select(_pop.c.rank, _pop.c.program_id, _pop.c.score)
                 .where(_pop.c.week == sa.bindparam("w"))
                 .order_by(_pop.c.rank)
                 .limit(MAX_K)
             )
             popular = tuple(_program(r, "popularity") for r in conn.execute(stmt, {"w": week}))
+        catalogue = load_catalogue(conn) if has_vodinfo else {}
     if not has_recs and not popular:
         raise NoChampion(f"champion week {week} has no rows in recommendations or popular_programs yet")
     return ServedModel(
         champion_week=week, decision_week=str(latest["week"]), decision=dict(latest),
         promotion=dict(promotion) if promotion else None, popular=popular, has_vodinfo=has_vodinfo,
-        loaded_at=_now(),
+        loaded_at=_now(), catalogue=catalogue,
     )
 
 
-def recommend(engine: sa.Engine, served: ServedModel, subsr_id: int, k: int) -> tuple[str, list[Program]]:
-    """The subscriber's top k of the served week, else the week's popularity list."""
-    stmt = _REC_WITH_NAMES if served.has_vodinfo else _REC_PLAIN
+def recommend(engine: sa.Engine, week: str, subsr_id: int, k: int) -> tuple[str, list[tuple[int, float]]]:
+    """The subscriber's top k of `week` as (source, [(program_id, score), ...]); empty when none."""
     with engine.connect() as conn:
-        rows = [_program(r) for r in conn.execute(stmt, {"week": served.champion_week, "subsr_id": subsr_id, "k": k})]
-    if rows:
-        sources = {p.source for p in rows}
-        return (sources.pop() if len(sources) == 1 else "mixed"), rows
-    return "popularity", list(served.popular[:k])
+        rows = conn.execute(_REC_STATEMENT, {"week": week, "subsr_id": subsr_id, "k": k}).all()
+    if not rows:
+        return "", []
+    sources = {r[3] for r in rows}
+    return (str(sources.pop()) if len(sources) == 1 else "mixed"), [(int(r[1]), float(r[2])) for r in rows]
+
+
+class WeekLists:
+    """One week's lists in process memory, as numpy arrays: the store of a server without Redis.
+    A lookup is a binary search over the sorted subscriber ids (int64, exact) and a slice."""
+
+    def __init__(self, week: str, subsr_ids: np.ndarray, starts: np.ndarray, program_ids: np.ndarray,
+                 scores: np.ndarray, source: str):
+        self.week, self.subsr_ids, self.starts = week, subsr_ids, starts
+        self.program_ids, self.scores, self.source = program_ids, scores, source
+        self.loaded_at = _now()
+
+    @property
+    def rows(self) -> int:
+        return len(self.program_ids)
+
+    def lookup(self, subsr_id: int, k: int) -> list[tuple[int, float]]:
+        i = int(np.searchsorted(self.subsr_ids, subsr_id))
+        if i == len(self.subsr_ids) or int(self.subsr_ids[i]) != subsr_id:
+            return []
+        lo, hi = int(self.starts[i]), int(self.starts[i + 1])
+        hi = min(hi, lo + k)
+        return list(zip(self.program_ids[lo:hi].tolist(), self.scores[lo:hi].tolist()))
+
+
+def count_week_rows(engine: sa.Engine, week: str) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(sa.select(sa.func.count()).select_from(_rec).where(_rec.c.week == sa.bindparam("w")),
+                                {"w": week}).scalar_one())
+
+
+def load_week_lists(engine: sa.Engine, week: str, chunk_rows: int = 200_000) -> WeekLists:
+    """Every list of `week`, read in key order (the table's primary key: week, subsr_id, rank)."""
+    stmt = (sa.select(_rec.c.subsr_id, _rec.c.program_id, _rec.c.score, _rec.c.source)
+            .where(_rec.c.week == sa.bindparam("w")).order_by(_rec.c.subsr_id, _rec.c.rank))
+    subsr, programs, scores, sources = [], [], [], set()
+    with engine.connect() as conn:
+        result = conn.execution_options(stream_results=True).execute(stmt, {"w": week})
+        while rows := result.fetchmany(chunk_rows):
+            s, p, v, src = zip(*rows)
+            subsr.append(np.array(s, dtype=np.int64))
+            programs.append(np.array(p, dtype=np.int64))
+            scores.append(np.array(v, dtype=np.float64))
+            sources.update(src)
+    ids = np.concatenate(subsr) if subsr else np.zeros(0, np.int64)
+    first = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]]) if len(ids) else np.zeros(0, np.int64)
+    source = sources.pop() if len(sources) == 1 else "mixed"
+    return WeekLists(week, ids[first], np.r_[first, len(ids)].astype(np.int64),
+                     np.concatenate(programs) if programs else np.zeros(0, np.int64),
+                     np.concatenate(scores) if scores else np.zeros(0), source)
 
 
 def week_metrics(engine: sa.Engine, week: str) -> dict[str, float]:

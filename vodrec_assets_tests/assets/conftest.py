@@ -7,7 +7,7 @@ import pytest
 from vodrec_assets.assets import evaluation, features, ingestion, serving, training
 from vodrec_assets.checks import CHECKS
 from vodrec_assets.quality import QualityPolicy
-from vodrec_assets.resources import LocalArtifactStore, SourceDatabase
+from vodrec_assets.resources import LocalArtifactStore, ServingRedis, SourceDatabase
 from vodrec_assets.schedules import weekly_retrain
 
 WEEKS = ["2023-08-07", "2023-08-14", "2023-08-21"]
@@ -33,7 +33,8 @@ class Workspace:
         shutil.copy(source_db, self.db_path)
         self.artifacts = LocalArtifactStore(root=str(root / "artifacts"))
         self.source = SourceDatabase(url=f"sqlite:///{self.db_path}")
-        self.resources = {"source_db": self.source, "artifacts": self.artifacts, "quality": quality or QualityPolicy()}
+        self.resources = {"source_db": self.source, "artifacts": self.artifacts, "quality": quality or QualityPolicy(),
+                          "serving_redis": ServingRedis()}
         self.instance = dg.DagsterInstance.ephemeral()
 
     def materialize(self, week: str, raise_on_error: bool = True) -> dg.ExecuteInProcessResult:

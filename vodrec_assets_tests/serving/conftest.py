@@ -23,14 +23,18 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+import uuid
+
 import httpx
 import pandas as pd
 import pytest
+import redis
 import sqlalchemy as sa
 
 from vodrec_assets import schema
 from vodrec_assets.recsys.promotion import replay_history
 from vodrec_assets.resources import SourceDatabase
+from vodrec_assets.serving.redis_store import RedisLists
 
 WEEKS = ["2023-08-07", "2023-08-14", "2023-08-21", "2023-08-28", "2023-09-04"]
 CANDIDATES = [  # (week, gate passed, holdout map_at_10)
@@ -49,6 +53,11 @@ REFRESH_SECONDS = 0.5
 
 def week_number(week: str) -> int:
     return WEEKS.index(week) + 1
+
+
+def week_of_program(program: int) -> str:
+    """Which week's data a program id of these fixtures comes from."""
+    return WEEKS[program // 1000 - 1]
 
 
 def program_id(week: str, subsr_id: int, rank: int) -> int:
@@ -110,15 +119,30 @@ def publish_week(db: SourceDatabase, week: str, decided_weeks: list[str]) -> Non
 
 
 def fill_source_db(path: Path, weeks: list[str]) -> SourceDatabase:
-    db = SourceDatabase(url=f"sqlite:///{path}")
-    schema.create_source_tables(db.engine)
-    schema.create_serving_tables(db.engine)
+    return fill_serving_db(f"sqlite:///{path}", weeks)
+
+
+def catalogue_programs() -> list[int]:
+    """Every program of every week, but one left out of the catalogue (its name is null)."""
     programs = sorted({program_id(w, s, r) for w in WEEKS for s in SUBSCRIBERS for r in range(1, 11)}
                       | {popular_program_id(w, r) for w in WEEKS for r in range(1, 21)})
+    return [p for p in programs if p != program_id(WEEKS[0], 1, 2)]
+
+
+def catalogue_frame() -> pd.DataFrame:
+    programs = catalogue_programs()
+    return pd.DataFrame({"program_id": programs, "program_name": [f"Program {p}" for p in programs],
+                         "ct_cl": "movie", "program_genre": "drama"})
+
+
+def fill_serving_db(url: str, weeks: list[str]) -> SourceDatabase:
+    db = SourceDatabase(url=url)
+    schema.create_source_tables(db.engine)
+    schema.create_serving_tables(db.engine)
     with db.engine.begin() as conn:
         conn.execute(sa.insert(schema.vodinfo), [
             {"program_id": p, "program_name": f"Program {p}", "ct_cl": "movie", "program_genre": "drama", "e_bool": 0}
-            for p in programs if p != program_id(WEEKS[0], 1, 2)  # one program missing from the catalogue
+            for p in catalogue_programs()
         ])
     for n, week in enumerate(weeks):
         publish_week(db, week, weeks[: n + 1])
@@ -140,12 +164,13 @@ class Server:
 
 
 @contextmanager
-def serve(source_url: str, log_dir: Path, refresh_seconds: float = REFRESH_SECONDS):
-    """`vodrec serve` as a subprocess on a free loopback port; yields once it answers /health."""
+def serve(source_url: str, log_dir: Path, refresh_seconds: float = REFRESH_SECONDS, env: dict | None = None):
+    """`vodrec serve` as a subprocess on a free loopback port (`env` added to the environment: Redis, the
+    store); yields once it answers /health."""
     port = free_port()
     vodrec = Path(sys.executable).with_name("vodrec")
     log = log_dir / f"serve-{port}.log"
-    env = {**os.environ, "VODREC_SERVE_REFRESH_SECONDS": str(refresh_seconds)}
+    env = {**os.environ, "VODREC_SERVE_REFRESH_SECONDS": str(refresh_seconds), **(env or {})}
     with open(log, "wb") as fh:
         proc = subprocess.Popen([str(vodrec), "serve", "--host", "127.0.0.1", "--port", str(port),
                                  "--source", source_url], stdout=fh, stderr=subprocess.STDOUT, env=env)
@@ -180,3 +205,26 @@ def served(tmp_path_factory):
     fill_source_db(root / "source.db", WEEKS[:4])
     with serve(f"sqlite:///{root / 'source.db'}", root) as server:
         yield server
+
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def local_redis() -> redis.Redis:
+    """The machine's Redis (`.ci/run` starts it); the test is skipped, saying so, without one."""
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        client.ping()
+    except redis.ConnectionError as exc:
+        pytest.skip(f"no Redis at {REDIS_URL}: {exc}")
+    return client
+
+
+@pytest.fixture
+def redis_lists():
+    """`RedisLists` on the local Redis under a prefix of its own, deleted afterwards."""
+    lists = RedisLists(local_redis(), prefix=f"vodrectest{uuid.uuid4().hex[:10]}", retired_ttl_seconds=600)
+    try:
+        yield lists
+    finally:
+        lists.drop_prefix()

@@ -102,7 +102,11 @@ def run(weeks: int, first: int, count: int, kind: str, workdir: Path) -> dict:
         }
     finally:
         os.killpg(dev.pid, signal.SIGTERM)
-        dev.wait(timeout=30)
+        try:
+            dev.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(dev.pid, signal.SIGKILL)
+            dev.wait(timeout=30)
     return result
 
 

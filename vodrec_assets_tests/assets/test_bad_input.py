@@ -120,7 +120,7 @@ def test_reference_tables_quarantine_null_text_and_repeated_ids():
     raw = pd.DataFrame({"program_id": [1, None, "x", 1, 2.5, "3"], "name": list("abcdef")}, dtype=object)
     checked = validate_reference(raw, "program_id")
     assert checked.rows["program_id"].tolist() == [1, 3] and checked.rows["program_id"].dtype == np.int64
-    assert checked.quarantined["reason"].tolist() == ["null_id", "non_numeric", "duplicate_id", "non_numeric"]
+    assert checked.quarantined["reason"].tolist() == ["null_id", "non_numeric", "duplicate_id", "fractional_id"]
     assert checked.quarantined["name"].tolist() == ["b", "c", "d", "e"]
 
 

@@ -59,8 +59,10 @@ def weeks_with_data(url: str) -> list[str]:
     db = SourceDatabase(url=url)
     if not db.has_table("vods_sumut") or db.count_rows("vods_sumut") == 0:
         return []
-    log_dt = pd.to_datetime(db.read_table("vods_sumut", ["log_dt"])["log_dt"].astype("string"), errors="coerce",
-                            format="mixed").dropna()
+    from vodrec_assets.recsys.parsing import datetime_values
+
+    # The cleaning rule's reading (zoned values in Seoul time); `format="mixed"` dies on mixed zones.
+    log_dt = pd.Series(datetime_values(db.read_table("vods_sumut", ["log_dt"])["log_dt"])).dropna()
     mondays = (log_dt.dt.normalize() - pd.to_timedelta(log_dt.dt.weekday, unit="D")).value_counts()
     mondays = mondays[mondays >= 0.1 * mondays.max()].sort_index()
     if mondays.empty:

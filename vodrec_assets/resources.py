@@ -85,6 +85,32 @@ def _exact_text(column: str, text_affinity: bool = False) -> str:
             f"ELSE printf('%!.17g', {c}) END AS {c}")
 
 
+def _exact_column(values: list) -> pd.Series:
+    """One column of driver values as pandas would infer it, except that integers are never made
+    float64 (a NULL among BIGINTs would, merging 2^53 and 2^53 + 1): int64, else nullable Int64, else
+    (BIGINT UNSIGNED above 2^63 - 1, or integers mixed with other values) Python objects, stored as
+    text by ingestion and read exactly by the cleaning rules."""
+    kind = pd.api.types.infer_dtype(values, skipna=True)
+    if kind == "integer":
+        try:
+            return pd.Series(pd.array(values, dtype="Int64"))
+        except (OverflowError, TypeError, ValueError):
+            return pd.Series(values, dtype=object)
+    if kind.startswith("mixed-integer"):  # ints with floats or text (SQLite): keep each as it is
+        return pd.Series(values, dtype=object)
+    return pd.Series(values, dtype=object).infer_objects()
+
+
+def _exact_frame(rows: list[tuple], columns: list[str]) -> pd.DataFrame:
+    """`pd.DataFrame.from_records(rows, columns=columns)` with integer columns kept exact (_exact_column)."""
+    data = list(zip(*rows)) if rows else [()] * len(columns)
+    frame = pd.DataFrame({name: _exact_column(list(values)) for name, values in zip(columns, data)})
+    for name in frame.columns:  # Int64 without a NULL is plain int64, as from_records gives it
+        if isinstance(frame[name].dtype, pd.Int64Dtype) and not frame[name].hasnans:
+            frame[name] = frame[name].astype(np.int64)
+    return frame
+
+
 def _python_values(column: pd.Series) -> list:
     """The column as Python values for the driver, NULL as None. numpy's `tolist` gives Python ints
     and floats directly; only a column that has missing values goes through objects."""
@@ -132,14 +158,14 @@ class SourceDatabase(dg.ConfigurableResource):
                     cursor.execute(str(compiled), [values[name] for name in compiled.positiontup or []])
                     columns = [d[0] for d in cursor.description]
                     while rows := cursor.fetchmany(self.chunk_rows):
-                        chunks.append(pd.DataFrame.from_records(rows, columns=columns))
+                        chunks.append(_exact_frame(rows, columns))
                 finally:
                     cursor.close()
             else:
                 result = conn.execution_options(stream_results=True).execute(stmt, params or {})
                 columns = list(result.keys())
                 while rows := result.fetchmany(self.chunk_rows):
-                    chunks.append(pd.DataFrame.from_records(rows, columns=columns))
+                    chunks.append(_exact_frame([tuple(r) for r in rows], columns))
         if not chunks:
             return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
         return pd.concat(chunks, ignore_index=True) if len(chunks) > 1 else chunks[0]

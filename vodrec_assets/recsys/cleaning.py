@@ -47,7 +47,7 @@ RULES = {
     "null_id": "subsr_id or program_id is NULL",
     "non_numeric": "a numeric column holds text that is no number ('N/A', '1,234', 'STB-ERR')",
     "non_finite": "a numeric column holds an infinity or NaN ('inf', 'Infinity', '-inf', 'NaN', '1e999')",
-    "out_of_range": "an id outside signed 64-bit integers (-2^63 .. 2^63 - 1)",
+    "out_of_range": "an id outside signed 64-bit integers (-2^63 .. 2^63 - 1), or a float id beyond 2^53 (no single integer)",
     "fractional_id": "an id that is a number but not a whole one (12.5)",
     "null_value": "use_tms, disp_rtm_sec, e_bool or log_dt is NULL",
     "unparsable_log_dt": "log_dt is no datetime ('2023-08-09 24:60:60'); zoned values are converted to Seoul time first",

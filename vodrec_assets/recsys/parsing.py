@@ -171,8 +171,13 @@ def non_finite(series: pd.Series, values: np.ndarray, bad: np.ndarray) -> np.nda
     return out
 
 
+_FLOAT_EXACT = 2.0**53  # beyond it a float names no single integer (2^53 + 1 has no float of its own)
+
+
 def _integer_of_text(text: str) -> tuple[int, int]:
-    """(value, outcome) of one id written as text: exact, whatever its digits (no float in between)."""
+    """(value, outcome) of one id written as text. Digits alone are an exact integer, however many
+    (no float in between). Text with a fraction or an exponent is a float's text (SQLite's text of a
+    REAL): a whole one is an id up to 2^53 and out of range beyond, where it names no single integer."""
     stripped = text.strip()
     if not stripped or "_" in stripped:  # Decimal takes 1_000; no database writes it
         return 0, NON_NUMERIC
@@ -187,6 +192,9 @@ def _integer_of_text(text: str) -> tuple[int, int]:
     if number != number.to_integral_value():
         return 0, FRACTIONAL
     value = int(number)
+    written_as_integer = stripped.lstrip("+-").isdigit()
+    if not written_as_integer and abs(value) > _FLOAT_EXACT:
+        return 0, OUT_OF_RANGE
     return (value, OK) if INT64_MIN <= value <= INT64_MAX else (0, OUT_OF_RANGE)
 
 
@@ -218,7 +226,7 @@ def _integers_of_floats(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     finite = np.isfinite(values)
     with np.errstate(invalid="ignore"):
         outcome[finite & (values != np.floor(values))] = FRACTIONAL
-        outcome[(outcome == OK) & ((values < -(2.0**63)) | (values >= 2.0**63))] = OUT_OF_RANGE
+        outcome[(outcome == OK) & (np.abs(values) > _FLOAT_EXACT)] = OUT_OF_RANGE
     out = np.zeros(len(values), np.int64)
     ok = outcome == OK
     out[ok] = values[ok].astype(np.int64)

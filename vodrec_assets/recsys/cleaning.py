@@ -69,11 +69,14 @@ _ID_REASON = {NULL: "null_id", NON_NUMERIC: "non_numeric", NON_FINITE: "non_fini
 
 @dataclass
 class ValidatedLogs:
-    """Usable rows (typed), quarantined rows (raw values as text + `reason`), and counts."""
+    """Usable rows (typed), quarantined rows (raw values as text + `reason`), and counts. `kept` marks
+    the raw rows that are usable: `rows` are the raw rows where it is true, in order, the quarantined
+    ones the others."""
 
     rows: pd.DataFrame
     quarantined: pd.DataFrame
     counts: dict[str, int] = field(default_factory=dict)
+    kept: np.ndarray | None = None
 
 
 class _Reasons:
@@ -169,7 +172,7 @@ def validate_logs(
     if check_runtime:
         rows["use_tms"] = parsed["use_tms"][good]
         rows["disp_rtm_sec"] = parsed["disp_rtm_sec"][good]
-    return ValidatedLogs(rows=rows, quarantined=quarantined, counts=counts)
+    return ValidatedLogs(rows=rows, quarantined=quarantined, counts=counts, kept=good)
 
 
 def validate_reference(raw: pd.DataFrame, id_column: str, numeric_columns: list[str] = ()) -> ValidatedLogs:
@@ -188,7 +191,7 @@ def validate_reference(raw: pd.DataFrame, id_column: str, numeric_columns: list[
     good, quarantined, counts = reasons.split(raw)
     rows = raw.loc[good].copy()
     rows[id_column] = ids[good]
-    return ValidatedLogs(rows=rows.reset_index(drop=True), quarantined=quarantined, counts=counts)
+    return ValidatedLogs(rows=rows.reset_index(drop=True), quarantined=quarantined, counts=counts, kept=good)
 
 
 @dataclass

@@ -31,8 +31,6 @@ _PLAIN_TIMESTAMP = r"^(19|20)[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01]) (
 LOG_DT_FORMAT = "%Y-%m-%d %H:%M:%S"
 # At most 18 digits: always inside int64, whatever they are ("123.0" is SQLite's text of a REAL id).
 _SHORT_INTEGER = r"^-?[0-9]{1,18}(\.0+)?$"
-# Text pandas reads as NaN or an infinity (1e999 overflows to one too: caught on the parsed value).
-_NON_FINITE_TEXT = r"(?i)^\s*[+-]?(nan|inf|infinity)\s*$"
 # A date and time followed by a zone: Z, +09:00, +0900, -05 (ISO 8601's forms).
 _ZONED = r"^\s*[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}[T ][0-9]{1,2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?\s*(Z|[+-][0-9]{2}(:?[0-9]{2})?)\s*$"
 
@@ -159,15 +157,21 @@ def log_dt_values(series: pd.Series) -> np.ndarray:
 datetime_values = log_dt_values  # join_dt, churn_dt, release_date follow the same rule
 
 
+def _is_infinite_or_nan_text(value: object) -> bool:
+    try:
+        return not np.isfinite(float(str(value)))
+    except (ValueError, OverflowError):
+        return False
+
+
 def non_finite(series: pd.Series, values: np.ndarray, bad: np.ndarray) -> np.ndarray:
     """Of `numeric_values(series)` = (values, bad): the values that are numbers but not finite. An
-    infinity however written (`inf`, `Infinity`, `-inf`, `1e999`) parses to one; `NaN` text parses to
-    NaN like junk does, so it is told apart by its text."""
+    infinity however written (`inf`, `Infinity`, `-inf`, `1e999`) parses to one; `NaN` text, and digits
+    too many for pandas, parse to NaN like junk does: those few are told apart by Python's float()."""
     out = np.isinf(values)
     maybe = np.flatnonzero(bad)
     if len(maybe):
-        text = series.iloc[maybe].astype("string")
-        out[maybe] = text.str.match(_NON_FINITE_TEXT).fillna(False).to_numpy(bool)
+        out[maybe] = [_is_infinite_or_nan_text(v) for v in series.iloc[maybe].tolist()]
     return out
 
 

@@ -1,1 +1,19 @@
+"""Hypothesis profiles: `default` runs in CI (the hostile tests take about a minute together); `deep`
+(VODREC_HYPOTHESIS_PROFILE=deep) tries many more rows and runs the whole weekly graph on them
+(docs/reliability.md has the command)."""
+
+import os
+
+from hypothesis import HealthCheck, settings
+
 from ..assets.conftest import tiny_source_db  # noqa: F401 - the session's tiny source, shared
+
+COMMON = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+              derandomize=False, print_blob=True)
+settings.register_profile("default", max_examples=150, **COMMON)
+settings.register_profile("deep", max_examples=1500, **COMMON)
+PROFILE = os.environ.get("VODREC_HYPOTHESIS_PROFILE", "default")
+settings.load_profile(PROFILE)
+# Examples of the slower properties (a SQLite source and Dagster materializations each).
+SLOW_EXAMPLES = {"default": 12, "deep": 150}[PROFILE]
+GRAPH_EXAMPLES = {"default": 0, "deep": 25}[PROFILE]

@@ -30,7 +30,7 @@ _PLAIN_NUMBER = r"^(-?[1-9][0-9]{0,14}|0)(\.0)?$"  # no "-0": pandas reads it as
 _PLAIN_TIMESTAMP = r"^(19|20)[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01]) ([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]$"
 LOG_DT_FORMAT = "%Y-%m-%d %H:%M:%S"
 # At most 18 digits: always inside int64, whatever they are ("123.0" is SQLite's text of a REAL id).
-_SHORT_INTEGER = r"^-?[0-9]{1,18}(\.0+)?$"
+_SHORT_INTEGER = r"^-?([0-9]{1,18}|[0-9]{1,15}\.0+)$"  # a float's text only while exact (below 2^53)
 # A date and time followed by a zone: Z, +09:00, +0900, -05 (ISO 8601's forms).
 _ZONED = r"^\s*[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}[T ][0-9]{1,2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?\s*(Z|[+-][0-9]{2}(:?[0-9]{2})?)\s*$"
 

@@ -15,5 +15,5 @@ settings.register_profile("deep", max_examples=1500, **COMMON)
 PROFILE = os.environ.get("VODREC_HYPOTHESIS_PROFILE", "default")
 settings.load_profile(PROFILE)
 # Examples of the slower properties (a SQLite source and Dagster materializations each).
-SLOW_EXAMPLES = {"default": 12, "deep": 150}[PROFILE]
+SLOW_EXAMPLES = {"default": 60, "deep": 300}[PROFILE]
 GRAPH_EXAMPLES = {"default": 0, "deep": 25}[PROFILE]

@@ -102,4 +102,4 @@ def test_any_reference_table_is_accounted_for_with_exact_ids(users, programs, st
         kept = [r for r, k in zip(rows, v.kept) if k]
         assert v.rows[id_column].tolist() == [oracle_id(r[id_column]) for r in kept]
         assert v.rows[id_column].is_unique
-        assert not any(is_non_finite(r[c]) for r in kept for c in numeric)
+        assert not any(_non_finite_present(r[c], storage) for r in kept for c in numeric)

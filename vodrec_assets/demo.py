@@ -71,23 +71,31 @@ def weeks_with_data(url: str) -> list[str]:
     return [d.strftime("%Y-%m-%d") for d in pd.date_range(first, last, freq="7D")]
 
 
+def _shown(url: str) -> str:
+    """The URL as printed: its password masked."""
+    import sqlalchemy as sa
+
+    return sa.engine.make_url(url).render_as_string(hide_password=True)
+
+
 def cli_demo(args: argparse.Namespace) -> int:
     url = settings.source_url(args.source)
     settings.vodrec_home().mkdir(parents=True, exist_ok=True)
     weeks = weeks_with_data(url)
     if not weeks:
         if args.source:
-            raise SystemExit(f"the source {url} has no watch logs: run `vodrec generate` or `vodrec import-movielens`")
+            raise SystemExit(f"the source {_shown(url)} has no watch logs: run `vodrec generate` or `vodrec import-movielens`")
         from vodrec_assets.sources.synthetic import generate
 
-        print(f"source is empty: generating {args.scale} synthetic data into {url}", flush=True)
+        print(f"source is empty: generating {args.scale} synthetic data into {_shown(url)}", flush=True)
         summary = generate(url, scale=args.scale, weeks=args.weeks)
         print(f"  generated in {summary.seconds:.1f}s", flush=True)
         weeks = weeks_with_data(url)
     if args.limit_weeks:
         weeks = weeks[: args.limit_weeks]
-    # The partitions must start at the data's first week; set before the code location is imported.
-    os.environ["VODREC_SOURCE_URL"] = url
+    # The partitions must start at the data's first week; set before the code location is imported. The
+    # resources read the URL through dg.EnvVar(VODREC_SOURCE_URL): the instance keeps the name only.
+    os.environ[settings.SOURCE_URL_ENV] = url
     os.environ.setdefault("VODREC_START_DATE", weeks[0])
     home = ensure_dagster_home()
 
@@ -117,12 +125,28 @@ def cli_demo(args: argparse.Namespace) -> int:
         print(f"  week {week}: {status} in {time.perf_counter() - t0:.1f}s", flush=True)
     history = defs.resolve_job_def("publish_metrics_history").execute_in_process(
         instance=instance, raise_on_error=False, run_config=QUIET_LOGS)
+    unassigned = report_unassigned_rows(defs, instance)
     print(f"all weeks in {time.perf_counter() - started:.1f}s; metrics_history {'ok' if history.success else 'FAILED'}")
     print_summary(defs)
     if os.environ.get("VODREC_START_DATE") != settings.DEFAULT_START_DATE:
         print(f"\nfor the UI on this data: VODREC_START_DATE={os.environ['VODREC_START_DATE']} "
-              f"VODREC_SOURCE_URL={url} make ui")
-    return 1 if failures or not history.success else 0
+              f"VODREC_SOURCE_URL={_shown(url)} make ui")
+    return 1 if failures or not history.success or not unassigned else 0
+
+
+def report_unassigned_rows(defs, instance) -> bool:
+    """Materialize `unassigned_log_rows` (the log rows no week reads) and print how many there are."""
+    import dagster as dg
+
+    # The asset as the code location binds it, with the environment's resources.
+    result = dg.materialize([defs.resolve_assets_def("unassigned_log_rows")], instance=instance,
+                            raise_on_error=False, run_config=QUIET_LOGS)
+    if not result.success:
+        print("unassigned_log_rows FAILED: " + _failure_summary(result))
+        return False
+    meta = result.asset_materializations_for_node("unassigned_log_rows")[0].metadata
+    print(f"log rows no week reads: {meta['rows'].value}, kept with their reason in {meta['path'].value}")
+    return True
 
 
 def weekly_run_config(training_json: str | None) -> dict:

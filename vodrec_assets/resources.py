@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from dagster_aws.s3 import S3Resource
 from pydantic import PrivateAttr
 
-from vodrec_assets import schema
+from vodrec_assets import schema, settings
 
 
 class SourceSchemaError(dg.Failure):
@@ -56,6 +56,12 @@ def _engine(url: str) -> sa.Engine:
         kwargs["pool_recycle"] = 1800
     if url.startswith("mysql"):
         kwargs["paramstyle"] = "format"  # positional: bulk inserts pass plain tuples
+        if "pymysql" in url:
+            # A server that stops answering (a lock, an overloaded host) fails the read after this long
+            # instead of stalling the run; pymysql's default is to wait forever. Per socket read, so a
+            # long streamed read that keeps receiving rows is not cut.
+            timeout = settings.source_read_timeout_seconds()
+            kwargs["connect_args"] = {"connect_timeout": 10, "read_timeout": timeout, "write_timeout": timeout}
     return sa.create_engine(url, **kwargs)
 
 
@@ -485,8 +491,20 @@ class S3ArtifactStore(ArtifactStore):
     _client: Any = PrivateAttr(default=None)
 
     def _s3(self) -> Any:
+        """The S3Resource's client with explicit timeouts: an endpoint that accepts connections and never
+        answers would otherwise hold each attempt for botocore's 60 s (settings.s3_timeouts_seconds)."""
         if self._client is None:
-            self._client = self.s3.get_client()
+            import boto3
+            from botocore.config import Config
+
+            s3 = self.s3
+            connect, read = settings.s3_timeouts_seconds()
+            self._client = boto3.session.Session(profile_name=s3.profile_name).client(
+                "s3", region_name=s3.region_name, use_ssl=s3.use_ssl, verify=s3.verify, endpoint_url=s3.endpoint_url,
+                aws_access_key_id=s3.aws_access_key_id, aws_secret_access_key=s3.aws_secret_access_key,
+                aws_session_token=s3.aws_session_token,
+                config=Config(retries={"max_attempts": s3.max_attempts}, connect_timeout=connect, read_timeout=read),
+            )
         return self._client
 
     def _key(self, key: str) -> str:

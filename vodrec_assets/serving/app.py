@@ -17,6 +17,8 @@ from typing import Any
 
 import sqlalchemy as sa
 from fastapi import FastAPI, HTTPException, Path, Query, Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 
@@ -25,7 +27,7 @@ from vodrec_assets.serving.dashboard import render_dashboard
 
 log = logging.getLogger("vodrec.serving")
 
-MAX_SUBSR_ID = 2**63 - 1  # BIGINT
+MIN_SUBSR_ID, MAX_SUBSR_ID = -(2**63), 2**63 - 1  # BIGINT: ids are signed 64-bit integers end to end
 DEFAULT_REFRESH_SECONDS = 2.0
 
 
@@ -179,6 +181,7 @@ def create_app(url: str, refresh_seconds: float = DEFAULT_REFRESH_SECONDS) -> Fa
     )
     app.state.refresher = refresher
     app.state.engine = engine
+    app.add_exception_handler(RequestValidationError, _short_validation_error)
 
     def served_or_503() -> store.ServedModel:
         served = refresher.served
@@ -204,7 +207,7 @@ def create_app(url: str, refresh_seconds: float = DEFAULT_REFRESH_SECONDS) -> Fa
     )
     def recommendations(
         response: Response,
-        subsr_id: int = Path(..., ge=0, le=MAX_SUBSR_ID, description="the set-top box's subscriber id"),
+        subsr_id: int = Path(..., ge=MIN_SUBSR_ID, le=MAX_SUBSR_ID, description="the set-top box's subscriber id"),
         k: int = Query(10, ge=1, le=store.MAX_K, description="how many programs (1..100)"),
     ) -> Any:
         """The champion week's top k for a subscriber; the week's popularity list for a subscriber the
@@ -256,11 +259,35 @@ def create_app(url: str, refresh_seconds: float = DEFAULT_REFRESH_SECONDS) -> Fa
     return app
 
 
+ECHO_LIMIT = 40  # characters of a rejected value a 422 body repeats
+
+
+async def _short_validation_error(request: Any, exc: RequestValidationError) -> JSONResponse:
+    """FastAPI's 422 body with each rejected input cut to ECHO_LIMIT characters: a 5,000-digit id is not
+    echoed whole (nor anything a client sends to fill the logs)."""
+    errors = []
+    for error in exc.errors():
+        error = {k: v for k, v in error.items() if k != "ctx"}
+        text = str(error.get("input", ""))
+        if len(text) > ECHO_LIMIT:
+            error["input"] = f"{text[:ECHO_LIMIT]}... ({len(text)} characters)"
+        errors.append(error)
+    return JSONResponse(status_code=422, content={"detail": jsonable_encoder(errors)})
+
+
 def _refresh_seconds(args: Any) -> float:
     explicit = getattr(args, "refresh_seconds", None)
     if explicit is not None:
         return float(explicit)
     return float(os.environ.get("VODREC_SERVE_REFRESH_SECONDS", DEFAULT_REFRESH_SECONDS))
+
+
+def _missing_sqlite_file(url: str) -> str | None:
+    """The file of a SQLite URL when it does not exist, else None."""
+    parsed = sa.engine.make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return None
+    return None if os.path.exists(parsed.database) else parsed.database
 
 
 def cli_serve(args: Any) -> int:
@@ -272,6 +299,10 @@ def cli_serve(args: Any) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     url = source_url(getattr(args, "source", None))
+    missing = _missing_sqlite_file(url)
+    if missing:  # SQLite would create an empty file there and serve 503 forever
+        raise SystemExit(f"no database at {missing}: pass --source (or VODREC_SOURCE_URL) of the database "
+                         "the pipeline writes the recommendations to")
     app = create_app(url, refresh_seconds=_refresh_seconds(args))
     shown = sa.engine.make_url(url).render_as_string(hide_password=True)
     log.info("serving %s on http://%s:%d (refresh every %.1f s)", shown, args.host, args.port,

@@ -27,6 +27,7 @@ from dagster_aws.s3 import S3Resource
 from pydantic import PrivateAttr
 
 from vodrec_assets import schema, settings
+from vodrec_assets.recsys.assignment import PLAIN_LENGTH, ZONE_MARGIN
 
 
 class SourceSchemaError(dg.Failure):
@@ -67,6 +68,13 @@ def _engine(url: str) -> sa.Engine:
 
 def _sql_dt(value: datetime) -> str:
     return value.strftime(schema.SQL_DATETIME_FORMAT)
+
+
+def _window_params(start: datetime, end: datetime) -> dict[str, str]:
+    """The window's bounds, and the same ZONE_MARGIN outside and inside them (for zoned text)."""
+    return {"start": _sql_dt(start), "end": _sql_dt(end), "start_out": _sql_dt(start - ZONE_MARGIN),
+            "end_out": _sql_dt(end + ZONE_MARGIN), "start_in": _sql_dt(start + ZONE_MARGIN),
+            "end_in": _sql_dt(end - ZONE_MARGIN)}
 
 
 def _sqlite_file(url: str) -> str | None:
@@ -188,7 +196,9 @@ class SourceDatabase(dg.ConfigurableResource):
         self, table: str, start: datetime, end: datetime, columns: list[str] | None = None,
         time_column: str = "log_dt",
     ) -> pd.DataFrame:
-        """Rows with `start <= time_column < end` (naive local times), read in chunks."""
+        """Rows with `start <= time_column < end` (naive local times), read in chunks; from SQLite also the
+        rows whose text is longer than a plain datetime within ZONE_MARGIN of the window (zoned values
+        that may belong to it: `assignment.belongs_to` decides)."""
         return self._read_timed(table, columns, time_column, outside=False, start=start, end=end)
 
     def read_outside(
@@ -196,19 +206,29 @@ class SourceDatabase(dg.ConfigurableResource):
         time_column: str = "log_dt",
     ) -> pd.DataFrame:
         """The complement of read_window over [start, end): rows whose `time_column` is NULL, before `start`
-        or at/after `end` (for SQLite text, anything that does not sort inside)."""
+        or at/after `end` (for SQLite text, anything that does not sort inside), plus from SQLite the long
+        text within ZONE_MARGIN inside the edges (zoned values that may belong outside)."""
         return self._read_timed(table, columns, time_column, outside=True, start=start, end=end)
+
+    def _window_condition(self, time_column: str, outside: bool) -> sa.ColumnElement:
+        tc = sa.column(time_column)
+        inside = sa.and_(tc >= sa.bindparam("start"), tc < sa.bindparam("end"))
+        if self.engine.dialect.name != "sqlite":  # typed DATETIME columns hold no zone
+            return sa.or_(tc.is_(None), sa.not_(inside)) if outside else inside
+        long = sa.func.length(tc) > PLAIN_LENGTH
+        if outside:
+            near_edges = sa.or_(tc < sa.bindparam("start_in"), tc >= sa.bindparam("end_in"))
+            return sa.or_(tc.is_(None), sa.not_(inside), sa.and_(long, near_edges))
+        return sa.and_(tc >= sa.bindparam("start_out"), tc < sa.bindparam("end_out"), sa.or_(inside, long))
 
     def _read_timed(self, table: str, columns: list[str] | None, time_column: str, outside: bool,
                     start: datetime, end: datetime) -> pd.DataFrame:
         t = self._table(table)
         cols = columns or [c.name for c in t.columns]
         self.check_columns(table, cols + [time_column])
-        tc = sa.column(time_column)
-        inside = sa.and_(tc >= sa.bindparam("start"), tc < sa.bindparam("end"))
-        where = sa.or_(tc.is_(None), tc < sa.bindparam("start"), tc >= sa.bindparam("end")) if outside else inside
-        stmt = sa.select(*[sa.column(c) for c in cols]).select_from(sa.table(t.name)).where(where)
-        return self._read(stmt, {"start": _sql_dt(start), "end": _sql_dt(end)})
+        stmt = sa.select(*[sa.column(c) for c in cols]).select_from(sa.table(t.name)).where(
+            self._window_condition(time_column, outside))
+        return self._read(stmt, _window_params(start, end))
 
     def read_window_text(
         self, table: str, start: datetime, end: datetime, columns: list[str], time_column: str = "log_dt",
@@ -229,9 +249,15 @@ class SourceDatabase(dg.ConfigurableResource):
         self.check_columns(table, columns + [time_column])
         t = self._table(table)  # only our schema's names reach the SQL below
         exprs = ", ".join(_exact_text(name, text_affinity=isinstance(t.c[name].type, sa.String)) for name in columns)
-        sql = f'SELECT {exprs} FROM "{table}" WHERE "{time_column}" >= ? AND "{time_column}" < ?'  # noqa: S608 - schema names
+        c = f'"{time_column}"'
+        # The window, plus the long text within ZONE_MARGIN of its edges: found by a scan of the log_dt
+        # index alone (rowids), so the plain rows of the margins are never fetched.
+        sql = (f"SELECT {exprs} FROM \"{table}\" WHERE {c} >= ? AND {c} < ? UNION ALL "  # noqa: S608 - schema names
+               f"SELECT {exprs} FROM \"{table}\" WHERE rowid IN (SELECT rowid FROM \"{table}\" "
+               f"WHERE (({c} >= ? AND {c} < ?) OR ({c} >= ? AND {c} < ?)) AND length({c}) > {PLAIN_LENGTH})")
+        p = _window_params(start, end)
         with adbc.connect(path) as conn, conn.cursor() as cursor:
-            cursor.execute(sql, (_sql_dt(start), _sql_dt(end)))
+            cursor.execute(sql, (p["start"], p["end"], p["start_out"], p["start"], p["end"], p["end_out"]))
             rows = cursor.fetch_arrow_table()
         if rows.num_rows == 0:
             return pa.schema([(name, pa.string()) for name in columns]).empty_table()

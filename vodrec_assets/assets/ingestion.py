@@ -7,11 +7,14 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from vodrec_assets.assets.common import OWNERS, data_errors_not_retried, io_retry_policy, week_of, weekly_asset_kwargs
 from vodrec_assets.partitions import END_DATE, week_bounds, weekly_partitions
 from vodrec_assets.settings import TIMEZONE
 from vodrec_assets.recsys.cleaning import CATALOG_NUMERIC, CLICK_COLUMNS, WATCH_COLUMNS, validate_reference
+from vodrec_assets.recsys.assignment import PLAIN_LENGTH, belongs_to
 from vodrec_assets.recsys.parsing import datetime_values
 from vodrec_assets.resources import ArtifactStore, SourceDatabase
 
@@ -88,6 +91,17 @@ def subscribers(context: dg.AssetExecutionContext, source_db: SourceDatabase, ar
     })
 
 
+def _own_rows(table: pa.Table, start: datetime, end: datetime) -> pa.Table:
+    """The rows of the widened window that belong to the week (assignment.belongs_to); only long
+    (zoned) text can belong elsewhere, so a week without any is kept as read."""
+    log_dt = table.column("log_dt")
+    if not pc.any(pc.greater(pc.utf8_length(log_dt), PLAIN_LENGTH)).as_py():
+        return table
+    with data_errors_not_retried("assigning zoned log_dt to weeks"):
+        keep = belongs_to(log_dt.to_pandas().astype("string"), start, end)
+    return table.filter(pa.array(keep))
+
+
 def _ingest_logs(context: dg.AssetExecutionContext, table: str, columns: list[str], asset: str,
                  source_db: SourceDatabase, artifacts: ArtifactStore) -> dg.MaterializeResult:
     week = context.partition_key
@@ -95,10 +109,13 @@ def _ingest_logs(context: dg.AssetExecutionContext, table: str, columns: list[st
     key = f"{asset}/{week}.parquet"
     text = source_db.read_window_text(table, start, end, columns)  # SQLite: every value as its text
     if text is not None:
+        text = _own_rows(text, start, end)
         artifacts.write_arrow(key, text)
         n = text.num_rows
     else:
         rows = source_db.read_window(table, start, end, columns)
+        with data_errors_not_retried("assigning zoned log_dt to weeks"):
+            rows = rows[belongs_to(rows["log_dt"], start, end)].reset_index(drop=True)
         artifacts.write_parquet(key, parquet_safe(rows))
         n = len(rows)
     context.log.info(f"{table}: {n} rows in [{start}, {end})")
@@ -153,6 +170,8 @@ def unassigned_log_rows(context: dg.AssetExecutionContext, source_db: SourceData
     frames = []
     for table, columns in (("vods_sumut", WATCH_COLUMNS), ("contlog", CLICK_COLUMNS)):
         rows = source_db.read_outside(table, first, upper, columns)
+        with data_errors_not_retried("assigning zoned log_dt to weeks"):
+            rows = rows[~belongs_to(rows["log_dt"], first, upper)]
         quarantined = rows.astype("string")
         quarantined.insert(0, "reason", _log_dt_reasons(rows["log_dt"], first, upper))
         frames.append(quarantined.assign(source_table=table))

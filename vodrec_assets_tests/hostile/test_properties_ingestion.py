@@ -11,6 +11,7 @@ from __future__ import annotations
 import shutil
 import sqlite3
 import tempfile
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -26,7 +27,9 @@ from vodrec_assets.resources import LocalArtifactStore, SourceDatabase
 
 from ..assets.conftest import Workspace
 from .conftest import GRAPH_EXAMPLES, SLOW_EXAMPLES
-from .strategies import BIG, INT64_MAX, INT64_MIN, log_rows, oracle_id, program_rows, subscriber_rows
+from .strategies import (
+    BIG, INT64_MAX, INT64_MIN, WEEK_END, WEEK_START, log_rows, oracle_id, oracle_seoul, program_rows, subscriber_rows,
+)
 
 WEEK = "2023-08-07"
 WINDOW = ("2023-08-07 00:00:00", "2023-08-14 00:00:00")
@@ -67,10 +70,24 @@ def _plant(db_path: Path, source: dict) -> None:
         _insert(conn, "contlog", source["contlog"])
 
 
-def _week_rows(db_path: Path, table: str, columns: str) -> list[tuple]:
-    """The rows the week must read, by a query of the test's own (sqlite3, not the resource)."""
+def _belongs(text, start: datetime, end: datetime) -> bool:
+    """The assignment rule, written again: text sorting into [start, end), except long text naming a Seoul
+    time within two days of its own week, which belongs to that week (Python's ISO 8601 reader)."""
+    if not isinstance(text, str):
+        return False  # NULL, or a number: SQLite sorts numbers before all text
+    seoul = oracle_seoul(text) if len(text) > 19 else None
+    if seoul is not None:
+        monday = datetime.combine(seoul.date() - timedelta(days=seoul.weekday()), datetime.min.time())
+        if (monday - timedelta(days=2)).isoformat(sep=" ") <= text < (monday + timedelta(days=9)).isoformat(sep=" "):
+            return start <= seoul < end
+    return WINDOW[0] <= text < WINDOW[1]
+
+
+def _week_rows(db_path: Path, table: str) -> list[tuple]:
+    """The rows the week must read, by the test's own query (sqlite3, not the resource) and rule."""
     with sqlite3.connect(db_path) as conn:
-        return conn.execute(f"SELECT {columns} FROM {table} WHERE log_dt >= ? AND log_dt < ?", WINDOW).fetchall()  # noqa: S608
+        rows = conn.execute(f"SELECT subsr_id, program_id, log_dt FROM {table}").fetchall()  # noqa: S608
+    return [(s, p) for s, p, when in rows if _belongs(when, WEEK_START, WEEK_END)]
 
 
 def _meta(result: dg.ExecuteInProcessResult, asset: str) -> dict:
@@ -82,7 +99,7 @@ def _check_week(db_path: Path, artifacts: LocalArtifactStore, result: dg.Execute
     assert result.success, [e.message for e in result.all_events if e.is_step_failure]
     stats = _meta(result, "weekly_pair_stats")
     pairs = artifacts.read_parquet(f"weekly_pair_stats/{WEEK}.parquet")
-    read = {t: _week_rows(db_path, t, "subsr_id, program_id") for t in ("vods_sumut", "contlog")}
+    read = {t: _week_rows(db_path, t) for t in ("vods_sumut", "contlog")}
     assert stats["raw_watch_rows"] == len(read["vods_sumut"]) and stats["raw_click_rows"] == len(read["contlog"])
     log_quarantined = stats["quarantined_rows"] - stats["quarantined_reference_rows"]
     kept = int(pairs["watch_cnt"].sum() + pairs["click_cnt"].sum())

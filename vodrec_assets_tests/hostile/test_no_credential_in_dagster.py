@@ -1,4 +1,4 @@
-"""No credential in Dagster's storage or UI: `vodrec demo --source mysql+pymysql://user:PASSWORD@...` on the
+"""No credential in Dagster's storage or UI: `vodrec demo --source` of a MySQL URL with a password on the
 local MariaDB, with the instance in SQLite (the embedded default) and in MySQL (dagster.yaml of the
 repository), leaves the password nowhere: not in any file under VODREC_HOME (instance databases opened
 and every value read, zlib/gzip payloads decompressed), not in any table of the MySQL instance storage,

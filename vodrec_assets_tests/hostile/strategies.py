@@ -72,12 +72,36 @@ e_bools = st.one_of(st.sampled_from([0, 0, 0, 1, "0", "1", 2, -1, "yes", "inf", 
 texts = st.one_of(st.text(max_size=20), st.none(), st.sampled_from(["'; DROP TABLE vodinfo; --", "\\'", "%s", "?"]))
 
 
-def log_rows(watch: bool):
-    columns = {"subsr_id": ids, "program_id": ids, "program_name": texts, "episode_num": numbers,
-               "log_dt": datetime_values, "month": numbers, "e_bool": e_bools}
+# A usable value of each log column: known ids, a time inside the week (plain, ISO, or zoned), finite numbers.
+inside_any_form = st.one_of(
+    inside.map(lambda d: f"{d:%Y-%m-%d %H:%M:%S}"), inside.map(lambda d: f"{d:%Y-%m-%dT%H:%M:%S}"),
+    st.builds(_zoned, inside, st.sampled_from([0, 540, -300, 330]), st.integers(0, 2)),
+)
+CLEAN = {
+    "subsr_id": st.one_of(st.sampled_from(KNOWN_USERS), st.sampled_from(KNOWN_USERS).map(str)),
+    "program_id": st.one_of(st.sampled_from(KNOWN_PROGRAMS), st.sampled_from(KNOWN_PROGRAMS).map(str)),
+    "program_name": texts, "episode_num": st.integers(0, 50), "month": st.integers(1, 12),
+    "log_dt": inside_any_form, "e_bool": st.sampled_from([0, 0, 0, 1]),
+    "use_tms": st.floats(0, 8000), "disp_rtm_sec": st.floats(1, 4000), "count_watch": st.integers(0, 9),
+}
+HOSTILE = {"subsr_id": ids, "program_id": ids, "program_name": texts, "episode_num": numbers, "month": numbers,
+           "log_dt": datetime_values, "e_bool": e_bools, "use_tms": numbers, "disp_rtm_sec": numbers,
+           "count_watch": numbers}
+
+
+@st.composite
+def log_rows(draw, watch: bool):
+    """A log row: usable values, then none, one, a few or every column replaced by a hostile value (so
+    that each class is tried alone, in company, and next to rows that are kept)."""
+    columns = ["subsr_id", "program_id", "program_name", "episode_num", "log_dt", "month", "e_bool"]
     if watch:
-        columns |= {"use_tms": numbers, "disp_rtm_sec": numbers, "count_watch": numbers}
-    return st.fixed_dictionaries(columns)
+        columns += ["use_tms", "disp_rtm_sec", "count_watch"]
+    row = {c: draw(CLEAN[c]) for c in columns}
+    spoiled = draw(st.one_of(st.just([]), st.lists(st.sampled_from(columns), min_size=1, max_size=3),
+                             st.just(columns)))
+    for c in spoiled:
+        row[c] = draw(HOSTILE[c])
+    return row
 
 
 subscriber_rows = st.fixed_dictionaries({"subsr_id": ids, "age_band": texts, "gender": texts, "region": texts,

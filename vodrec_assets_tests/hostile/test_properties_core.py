@@ -14,6 +14,7 @@ from vodrec_assets.recsys.cleaning import (
     validate_logs, validate_reference, weekly_pair_stats,
 )
 
+from .conftest import TALLY
 from .strategies import (
     KNOWN_PROGRAMS, KNOWN_USERS, WEEK_END, WEEK_START, is_non_finite, log_rows, oracle_id, oracle_seoul,
     program_rows, subscriber_rows,
@@ -83,6 +84,9 @@ def test_any_week_of_logs_is_accounted_for_with_exact_ids(watches, clicks, picks
     repaired = stats.counts["repaired_ratio_above_one"]
     unchanged = len(w.rows) + len(c.rows) - excluded - repaired
     assert len(watches) + len(clicks) == unchanged + repaired + excluded + len(w.quarantined) + len(c.quarantined)
+    TALLY.update({"core_log_examples": 1, "core_log_rows": len(watches) + len(clicks), "core_kept_unchanged": unchanged,
+                  "core_kept_repaired": repaired, "core_excluded_e_bool": excluded,
+                  **{f"core_quarantined_{r}": n for v in (w, c) for r, n in v.counts.items() if n}})
     # the reduction loses no usable row and invents no id
     assert int(stats.pairs["watch_cnt"].sum()) == int((w.rows["e_bool"] == 0).sum())
     assert int(stats.pairs["click_cnt"].sum()) == int((c.rows["e_bool"] == 0).sum())
@@ -103,3 +107,5 @@ def test_any_reference_table_is_accounted_for_with_exact_ids(users, programs, st
         assert v.rows[id_column].tolist() == [oracle_id(r[id_column]) for r in kept]
         assert v.rows[id_column].is_unique
         assert not any(_non_finite_present(r[c], storage) for r in kept for c in numeric)
+        TALLY.update({"core_reference_rows": len(raw), "core_reference_kept": len(v.rows),
+                      **{f"core_reference_quarantined_{r}": n for r, n in v.counts.items() if n}})

@@ -26,18 +26,19 @@ from vodrec_assets.quality import QualityPolicy
 from vodrec_assets.resources import LocalArtifactStore, SourceDatabase
 
 from ..assets.conftest import Workspace
-from .conftest import GRAPH_EXAMPLES, SLOW_EXAMPLES
+from .conftest import GRAPH_EXAMPLES, SLOW_EXAMPLES, TALLY
 from .strategies import (
-    BIG, INT64_MAX, INT64_MIN, WEEK_END, WEEK_START, log_rows, oracle_id, oracle_seoul, program_rows, subscriber_rows,
+    BIG, INT64_MAX, INT64_MIN, KNOWN_PROGRAMS, KNOWN_USERS, WEEK_END, WEEK_START, log_rows, oracle_id, oracle_seoul, program_rows, subscriber_rows,
 )
 
 WEEK = "2023-08-07"
 WINDOW = ("2023-08-07 00:00:00", "2023-08-14 00:00:00")
 INGEST = [ingestion.vod_catalog, ingestion.subscribers, ingestion.raw_vod_logs, ingestion.raw_click_logs,
           features.weekly_pair_stats]
-ANCHOR_USERS = [{"subsr_id": BIG, "join_dt": "2023-01-01 00:00:00"}, {"subsr_id": BIG + 1, "join_dt": "2023-01-01 00:00:00"}]
+# Every id the strategies treat as known is in the reference tables (BIG and BIG + 1 first).
+ANCHOR_USERS = [{"subsr_id": u, "join_dt": "2023-01-01 00:00:00"} for u in KNOWN_USERS[3:] + KNOWN_USERS[:3]]
 ANCHOR_PROGRAMS = [{"program_id": p, "e_bool": 0, "release_date": "2023-01-01 00:00:00", "disp_rtm_sec": 1000}
-                   for p in (10, 11, 12)]
+                   for p in KNOWN_PROGRAMS]
 ANCHOR_WATCHES = [{"subsr_id": u, "program_id": p, "log_dt": "2023-08-09 12:00:00", "use_tms": 500, "disp_rtm_sec": 1000,
                    "e_bool": 0} for u, p in ((BIG, 10), (BIG + 1, 11))]
 
@@ -90,6 +91,11 @@ def _week_rows(db_path: Path, table: str) -> list[tuple]:
     return [(s, p) for s, p, when in rows if _belongs(when, WEEK_START, WEEK_END)]
 
 
+def _count(db_path: Path, table: str) -> int:
+    with sqlite3.connect(db_path) as conn:
+        return conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]  # noqa: S608 - our table names
+
+
 def _meta(result: dg.ExecuteInProcessResult, asset: str) -> dict:
     event = next(e for e in result.get_asset_materialization_events() if e.asset_key.to_user_string() == asset)
     return {k: v.value for k, v in event.materialization.metadata.items()}
@@ -106,6 +112,11 @@ def _check_week(db_path: Path, artifacts: LocalArtifactStore, result: dg.Execute
     excluded = stats["excluded_e_bool_watch_rows"] + stats["excluded_e_bool_click_rows"]
     # read = kept (unchanged or repaired) + excluded by e_bool + quarantined with a reason
     assert stats["raw_watch_rows"] + stats["raw_click_rows"] == kept + excluded + log_quarantined
+    TALLY.update({"ingestion_weeks": 1, "ingestion_rows_in_source": sum(_count(db_path, t) for t in schema.SOURCE_TABLES),
+                  "ingestion_log_rows_read": stats["raw_watch_rows"] + stats["raw_click_rows"],
+                  "ingestion_kept": kept, "ingestion_excluded_e_bool": excluded,
+                  **{f"ingestion_{k}": v for k, v in stats.items() if k.startswith("quarantined_") and v
+                     and k not in ("quarantined_share",)}})
     assert stats["quarantined_rows"] == sum(v for k, v in stats.items() if k.startswith("quarantined_") and k not in (
         "quarantined_rows", "quarantined_reference_rows", "quarantined_share"))
     exact = {(oracle_id(s), oracle_id(p)) for rows in read.values() for s, p in rows}

@@ -70,3 +70,13 @@ def test_the_week_window_reads_long_text_in_its_margins_only(tmp_path: Path):
         "contlog", datetime(2023, 8, 7), datetime(2023, 8, 14), ["log_dt"])
     assert sorted(text.column("log_dt").to_pylist()) == ["2023-08-06T23:00:00Z", "2023-08-07 00:00:00"]
     assert ingestion._own_rows(text, datetime(2023, 8, 7), datetime(2023, 8, 14)).num_rows == 2
+
+
+def test_the_demo_finds_its_weeks_in_a_source_with_mixed_zones(tmp_path, tiny_source_db):
+    from vodrec_assets.demo import weeks_with_data
+
+    db_path = tmp_path / "source.db"
+    db_path.write_bytes(tiny_source_db.read_bytes())
+    with sqlite3.connect(db_path) as conn:
+        _insert(conn, "vods_sumut", [{"subsr_id": 1, "program_id": 1, "log_dt": t} for t in CROSSING])
+    assert weeks_with_data(f"sqlite:///{db_path}") == ["2023-08-07", "2023-08-14", "2023-08-21", "2023-08-28"]

@@ -116,12 +116,14 @@ def _exact_column(values: list) -> pd.Series:
 
 
 def _exact_frame(rows: list[tuple], columns: list[str]) -> pd.DataFrame:
-    """`pd.DataFrame.from_records(rows, columns=columns)` with integer columns kept exact (_exact_column)."""
-    data = list(zip(*rows)) if rows else [()] * len(columns)
-    frame = pd.DataFrame({name: _exact_column(list(values)) for name, values in zip(columns, data)})
-    for name in frame.columns:  # Int64 without a NULL is plain int64, as from_records gives it
-        if isinstance(frame[name].dtype, pd.Int64Dtype) and not frame[name].hasnans:
-            frame[name] = frame[name].astype(np.int64)
+    """`pd.DataFrame.from_records(rows, columns=columns)` with integer columns kept exact: a column it made
+    float64 is rebuilt by `_exact_column` when its values are not all floats (a NULL among BIGINTs)."""
+    frame = pd.DataFrame.from_records(rows, columns=columns)
+    for i, name in enumerate(columns):
+        if frame[name].dtype.kind == "f":
+            values = [row[i] for row in rows]
+            if pd.api.types.infer_dtype(values, skipna=True) not in ("floating", "empty"):
+                frame[name] = _exact_column(values)
     return frame
 
 

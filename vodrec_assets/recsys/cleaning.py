@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 
 from vodrec_assets.recsys.parsing import (
     FRACTIONAL, NON_FINITE, NON_NUMERIC, NULL, OUT_OF_RANGE, duplicate_rows, integer_values, is_in, log_dt_values,
-    non_finite, numeric_values,
+    non_finite, number_flags, numeric_values,
 )
 
 WATCH_COLUMNS = ["subsr_id", "program_id", "program_name", "episode_num", "log_dt", "use_tms",
@@ -142,7 +142,11 @@ def validate_logs(
     subsr, subsr_outcome = integer_values(raw["subsr_id"])
     program, program_outcome = integer_values(raw["program_id"])
     value_columns = [c for c in numeric_columns if c not in ID_COLUMNS]
-    parsed, non_numeric, infinite = _numbers(raw, value_columns + [c for c in other_numeric_columns if c in raw])
+    parsed, non_numeric, infinite = _numbers(raw, value_columns)
+    for col in (c for c in other_numeric_columns if c in raw):
+        junk, nonfinite = number_flags(raw[col])
+        non_numeric |= junk
+        infinite |= nonfinite
     log_dt = log_dt_values(raw["log_dt"])
 
     reasons.mark_parse_outcomes([subsr_outcome, program_outcome], non_numeric, infinite)

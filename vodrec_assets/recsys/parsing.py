@@ -29,8 +29,8 @@ _PLAIN_NUMBER = r"^(-?[1-9][0-9]{0,14}|0)(\.0)?$"  # no "-0": pandas reads it as
 # is caught after parsing. Years 1900-2099 stay well inside datetime64[ns].
 _PLAIN_TIMESTAMP = r"^(19|20)[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01]) ([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]$"
 LOG_DT_FORMAT = "%Y-%m-%d %H:%M:%S"
-# At most 18 digits: always inside int64, whatever they are ("123.0" is SQLite's text of a REAL id).
-_SHORT_INTEGER = r"^-?([0-9]{1,18}|[0-9]{1,15}\.0+)$"  # a float's text only while exact (below 2^53)
+# At most 18 digits: always inside int64, whatever they are.
+_DIGITS_ONLY = r"^-?[0-9]{1,18}$"  # the rest ("123.0", SQLite's text of a REAL id, included) value by value
 # A date and time followed by a zone: Z, +09:00, +0900, -05 (ISO 8601's forms).
 _ZONED = r"^\s*[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}[T ][0-9]{1,2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?\s*(Z|[+-][0-9]{2}(:?[0-9]{2})?)\s*$"
 
@@ -157,6 +157,27 @@ def log_dt_values(series: pd.Series) -> np.ndarray:
 datetime_values = log_dt_values  # join_dt, churn_dt, release_date follow the same rule
 
 
+def number_flags(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Masks of the values that are text but no number, and of the infinities and NaNs, of a column whose
+    values are not used: `numeric_values` + `non_finite`, with the numbers built only where the text is
+    not plain ASCII digits."""
+    text = _arrow_strings(series)
+    if text is None:
+        values, bad = numeric_values(series)
+        infinite = non_finite(series, values, bad)
+        return bad & ~infinite, infinite
+    # Plain digits (what these columns hold) need no regex: ascii_is_decimal is one pass of byte tests.
+    other = np.flatnonzero(~_to_numpy_bool(pc.ascii_is_decimal(text)) & series.notna().to_numpy())
+    non_numeric = np.zeros(len(series), bool)
+    infinite = np.zeros(len(series), bool)
+    if len(other):
+        rest = series.iloc[other]
+        values, bad = numeric_values(rest.astype(object))
+        nonfinite = non_finite(rest, values, bad)
+        non_numeric[other], infinite[other] = bad & ~nonfinite, nonfinite
+    return non_numeric, infinite
+
+
 def _is_infinite_or_nan_text(value: object) -> bool:
     try:
         return not np.isfinite(float(str(value)))
@@ -260,10 +281,10 @@ def integer_values(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         pairs = [_integer_of_object(v) for v in series.astype(object)]
         return (np.fromiter((v for v, _ in pairs), np.int64, n),
                 np.fromiter((o for _, o in pairs), np.uint8, n))
-    short = pc.match_substring_regex(text, _SHORT_INTEGER)
-    whole = pc.replace_substring_regex(pc.if_else(short, text, pa.scalar(None, text.type)), r"\.0+$", "")
+    short = pc.match_substring_regex(text, _DIGITS_ONLY)
     # fill_null before to_numpy: a null would turn the array into float64.
-    values = pc.cast(whole, pa.int64()).fill_null(0).to_numpy().astype(np.int64, copy=True)
+    values = pc.cast(pc.if_else(short, text, pa.scalar(None, text.type)), pa.int64()).fill_null(0).to_numpy()
+    values = values.astype(np.int64, copy=True)
     outcome = np.where(series.isna().to_numpy(), NULL, OK).astype(np.uint8)
     other = np.flatnonzero(~_to_numpy_bool(short) & (outcome == OK))
     for i, value in zip(other, series.iloc[other].tolist()):

@@ -160,14 +160,15 @@ datetime_values = log_dt_values  # join_dt, churn_dt, release_date follow the sa
 def number_flags(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Masks of the values that are text but no number, and of the infinities and NaNs, of a column whose
     values are not used: `numeric_values` + `non_finite`, with the numbers built only where the text is
-    not plain ASCII digits."""
+    not up to 15 plain ASCII digits."""
     text = _arrow_strings(series)
     if text is None:
         values, bad = numeric_values(series)
         infinite = non_finite(series, values, bad)
         return bad & ~infinite, infinite
     # Plain digits (what these columns hold) need no regex: ascii_is_decimal is one pass of byte tests.
-    other = np.flatnonzero(~_to_numpy_bool(pc.ascii_is_decimal(text)) & series.notna().to_numpy())
+    plain = pc.and_(pc.ascii_is_decimal(text), pc.less_equal(pc.utf8_length(text), 15))  # "9" * 400 is inf
+    other = np.flatnonzero(~_to_numpy_bool(plain) & series.notna().to_numpy())
     non_numeric = np.zeros(len(series), bool)
     infinite = np.zeros(len(series), bool)
     if len(other):

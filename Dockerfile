@@ -41,9 +41,12 @@ WORKDIR /opt/dagster/app
 COPY deploy/dagster.yaml /opt/dagster/dagster_home/dagster.yaml
 COPY workspace.compose.yaml /opt/dagster/app/workspace.yaml
 COPY deploy/create_bucket.py /opt/dagster/app/deploy/create_bucket.py
+# Every container of the image refuses to start with a `changeme` left from .env.example.
+COPY deploy/mysql/initdb/00-refuse-placeholders.sh /opt/dagster/app/deploy/00-refuse-placeholders.sh
 RUN mkdir -p /opt/dagster/dagster_home/storage \
  && chown -R dagster:dagster /opt/dagster
 USER dagster
 
 EXPOSE 3000 4000
+ENTRYPOINT ["/bin/sh", "/opt/dagster/app/deploy/00-refuse-placeholders.sh"]
 CMD ["dagster", "code-server", "start", "-m", "vodrec_assets.definitions", "-h", "0.0.0.0", "-p", "4000"]

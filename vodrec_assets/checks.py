@@ -21,6 +21,7 @@ from vodrec_assets.partitions import previous_week, week_bounds, weekly_partitio
 from vodrec_assets.quality import QualityPolicy  # noqa: E402
 from vodrec_assets.recsys import rules  # noqa: E402
 from vodrec_assets.recsys.cleaning import CLICK_COLUMNS, WATCH_COLUMNS  # noqa: E402
+from vodrec_assets.recsys.volume import week_far_smaller  # noqa: E402
 from vodrec_assets.resources import ArtifactStore  # noqa: E402
 
 
@@ -63,6 +64,49 @@ def _raw_logs_check(asset: str, expected: list[str]):
 
 raw_vod_logs_shape = _raw_logs_check("raw_vod_logs", WATCH_COLUMNS)
 raw_click_logs_shape = _raw_logs_check("raw_click_logs", CLICK_COLUMNS)
+
+
+def _volume_check(asset: str):
+    @_weekly_check(asset, f"Blocking: the week's {asset} is not far smaller than the weeks before it (below the "
+                          "quality policy's share of their median: an emptied or half-lost week is never trained "
+                          "on, published or promoted).", blocking=True, name=f"{asset}_volume")
+    def check(context: dg.AssetCheckExecutionContext, artifacts: ArtifactStore,
+              quality: QualityPolicy) -> dg.AssetCheckResult:
+        week = checked_week(context, artifacts, asset)
+        earlier, cursor = [], previous_week(week)
+        while cursor and len(earlier) < quality.volume_trailing_weeks:
+            earlier.insert(0, cursor)
+            cursor = previous_week(cursor)
+        counts = _rows_by_week(context.instance, artifacts, asset, [*earlier, week])
+        trailing = [counts[w] for w in earlier if w in counts]
+        verdict = week_far_smaller(counts[week], trailing, quality.volume_floor_share, quality.volume_trailing_weeks)
+        return dg.AssetCheckResult(
+            passed=not verdict.too_small, severity=dg.AssetCheckSeverity.ERROR, description=verdict.reason,
+            metadata={"rows": verdict.rows, "trailing_median": float(verdict.reference or 0.0),
+                      "floor": float(verdict.floor or 0.0), "trailing_weeks": len(trailing)})
+
+    return check
+
+
+def _rows_by_week(instance: dg.DagsterInstance, artifacts: ArtifactStore, asset: str, weeks: list[str]) -> dict[str, int]:
+    """Each week's row count, from its latest materialization's `rows` (no download), else from the stored
+    Parquet file's footer; weeks never ingested are left out."""
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=weeks), limit=100).records
+    counts: dict[str, int] = {}
+    for record in records:  # newest first: the first one seen of a week is its latest
+        rows = record.asset_materialization.metadata.get("rows")
+        if record.partition_key not in counts and rows is not None:
+            counts[record.partition_key] = int(rows.value)
+    for week in weeks:
+        if week not in counts and artifacts.exists(f"{asset}/{week}.parquet"):
+            with artifacts.open_parquet(f"{asset}/{week}.parquet") as parquet:
+                counts[week] = int(parquet.metadata.num_rows)
+    return counts
+
+
+raw_vod_logs_volume = _volume_check("raw_vod_logs")
+raw_click_logs_volume = _volume_check("raw_click_logs")
 
 
 def _reference_check(asset: str, id_column: str, since_column: str, what: str):
@@ -173,7 +217,8 @@ def metrics_history_one_row_per_week(artifacts: ArtifactStore) -> dg.AssetCheckR
     return _result(rules.one_row_per_week([str(w) for w in history["week"]], stored))
 
 
-WEEKLY_CHECKS = [raw_vod_logs_shape, raw_click_logs_shape, subscribers_unique_as_of_week, vod_catalog_unique_as_of_week,
+WEEKLY_CHECKS = [raw_vod_logs_shape, raw_click_logs_shape, raw_vod_logs_volume, raw_click_logs_volume,
+                 subscribers_unique_as_of_week, vod_catalog_unique_as_of_week,
                  quarantine_share, ratings_valid, score_matrix_consistent, model_matches_matrix, quality_gate,
                  map_regression, recommendations_valid, champion_passed_gate]
 CHECKS = [*WEEKLY_CHECKS, unassigned_rows_outside_weeks, metrics_history_one_row_per_week]

@@ -55,8 +55,10 @@ def weeks_with_data(url: str) -> list[str]:
     db = SourceDatabase(url=url)
     if not db.has_table("vods_sumut") or db.count_rows("vods_sumut") == 0:
         return []
-    log_dt = pd.to_datetime(db.read_table("vods_sumut", ["log_dt"])["log_dt"].astype("string"), errors="coerce",
-                            format="mixed").dropna()
+    from vodrec_assets.recsys.parsing import datetime_values
+
+    # The cleaning rule's reading (zoned values in Seoul time); `format="mixed"` dies on mixed zones.
+    log_dt = pd.Series(datetime_values(db.read_table("vods_sumut", ["log_dt"])["log_dt"])).dropna()
     mondays = (log_dt.dt.normalize() - pd.to_timedelta(log_dt.dt.weekday, unit="D")).value_counts()
     mondays = mondays[mondays >= 0.1 * mondays.max()].sort_index()
     if mondays.empty:
@@ -65,16 +67,23 @@ def weeks_with_data(url: str) -> list[str]:
     return [d.strftime("%Y-%m-%d") for d in pd.date_range(first, last, freq="7D")]
 
 
+def _shown(url: str) -> str:
+    """The URL as printed: its password masked."""
+    import sqlalchemy as sa
+
+    return sa.engine.make_url(url).render_as_string(hide_password=True)
+
+
 def cli_demo(args: argparse.Namespace) -> int:
     url = settings.source_url(args.source)
     settings.vodrec_home().mkdir(parents=True, exist_ok=True)
     weeks = weeks_with_data(url)
     if not weeks:
         if args.source:
-            raise SystemExit(f"the source {url} has no watch logs: run `vodrec generate` or `vodrec import-movielens`")
+            raise SystemExit(f"the source {_shown(url)} has no watch logs: run `vodrec generate` or `vodrec import-movielens`")
         from vodrec_assets.sources.synthetic import generate
 
-        print(f"source is empty: generating {args.scale} synthetic data into {url}", flush=True)
+        print(f"source is empty: generating {args.scale} synthetic data into {_shown(url)}", flush=True)
         summary = generate(url, scale=args.scale, weeks=args.weeks)
         print(f"  generated in {summary.seconds:.1f}s", flush=True)
         weeks = weeks_with_data(url)
@@ -84,7 +93,8 @@ def cli_demo(args: argparse.Namespace) -> int:
         start_date=weeks[0], end_date=(pd.Timestamp(weeks[-1]) + pd.Timedelta(days=7)).strftime("%Y-%m-%d"))
     if args.limit_weeks:
         weeks = weeks[: args.limit_weeks]
-    os.environ["VODREC_SOURCE_URL"] = url
+    # The resources read the URL through dg.EnvVar(VODREC_SOURCE_URL): the instance keeps the name only.
+    os.environ[settings.SOURCE_URL_ENV] = url
     instance = open_instance()
     home = instance.root_directory
 
@@ -112,13 +122,29 @@ def cli_demo(args: argparse.Namespace) -> int:
         print(f"  week {week}: {status} in {time.perf_counter() - t0:.1f}s", flush=True)
     history = defs.resolve_job_def("publish_metrics_history").execute_in_process(
         instance=instance, raise_on_error=False, run_config=QUIET_LOGS)
+    unassigned = report_unassigned_rows(defs, instance)
     print(f"all weeks in {time.perf_counter() - started:.1f}s; metrics_history {'ok' if history.success else 'FAILED'}")
     print_summary(defs)
     print(f"\nweekly partitions from {settings.partition_start_date()} to the week before "
           f"{settings.partition_end_date()} (pinned in {pinned})")
     if args.source:
         print("for the UI on this data, give `make ui` the same source: VODREC_SOURCE_URL=<the --source URL> make ui")
-    return 1 if failures or not history.success else 0
+    return 1 if failures or not history.success or not unassigned else 0
+
+
+def report_unassigned_rows(defs, instance) -> bool:
+    """Materialize `unassigned_log_rows` (the log rows no week reads) and print how many there are."""
+    import dagster as dg
+
+    # The asset as the code location binds it, with the environment's resources.
+    result = dg.materialize([defs.resolve_assets_def("unassigned_log_rows")], instance=instance,
+                            raise_on_error=False, run_config=QUIET_LOGS)
+    if not result.success:
+        print("unassigned_log_rows FAILED: " + _failure_summary(result))
+        return False
+    meta = result.asset_materializations_for_node("unassigned_log_rows")[0].metadata
+    print(f"log rows no week reads: {meta['rows'].value}, kept with their reason in {meta['path'].value}")
+    return True
 
 
 def weekly_run_config(training_json: str | None) -> dict:
@@ -142,21 +168,18 @@ def weekly_run_config(training_json: str | None) -> dict:
     return config
 
 
-INGESTION_ASSETS = ("raw_vod_logs", "raw_click_logs", "subscribers", "vod_catalog")
-
-
 def week_outcome(result) -> str:
     """"ok"; when the only failures are blocking checks that failed (the platform working as intended),
     "blocked" if one stopped the week at ingestion (no logs, nothing downstream computed) and "gated" if
-    the quality gate or a later check refused to publish it; else "failed"."""
+    the quality gate or a later check refused to publish it; else "failed" (as the alerts say it)."""
+    from vodrec_assets.alerts import FailedCheck, classify_failed_run
+
     if result.success:
         return "ok"
     failed_steps = {e.step_key for e in result.all_events if e.is_step_failure}
-    failed = [e for e in result.get_asset_check_evaluations() if not e.passed]
-    failed_checks = {f"{e.asset_key.to_python_identifier()}_{e.check_name}" for e in failed}
-    if not failed_steps or not failed_steps <= failed_checks:
-        return "failed"
-    return "blocked" if any(e.asset_key.to_user_string() in INGESTION_ASSETS for e in failed) else "gated"
+    failed = [FailedCheck(e.asset_key.to_python_identifier(), e.check_name, e.description or "")
+              for e in result.get_asset_check_evaluations() if not e.passed]
+    return classify_failed_run(failed_steps, failed)
 
 
 def _failure_summary(result) -> str:

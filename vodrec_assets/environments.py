@@ -26,9 +26,18 @@ def _serving_redis() -> ServingRedis:
     return ServingRedis(url=dg.EnvVar("VODREC_REDIS_URL"), prefix=settings.redis_prefix())
 
 
+def _source_db() -> SourceDatabase:
+    """The source database. A URL in VODREC_SOURCE_URL may hold a password, so the resource gets it through
+    dg.EnvVar: the instance and the UI store the variable's name, never its value. Without it, the
+    embedded SQLite file under VODREC_HOME (a path, no credential)."""
+    if os.environ.get(settings.SOURCE_URL_ENV):
+        return SourceDatabase(url=dg.EnvVar(settings.SOURCE_URL_ENV))
+    return SourceDatabase(url=settings.default_sqlite_url())
+
+
 def _local() -> dict[str, Any]:
     return {
-        "source_db": SourceDatabase(url=settings.source_url()),
+        "source_db": _source_db(),
         "artifacts": LocalArtifactStore(root=str(settings.artifacts_dir())),
         "serving_redis": _serving_redis(),
     }
@@ -37,7 +46,7 @@ def _local() -> dict[str, Any]:
 def _production() -> dict[str, Any]:
     endpoint = os.environ.get("VODREC_S3_ENDPOINT_URL") or None
     return {
-        "source_db": SourceDatabase(url=dg.EnvVar("VODREC_SOURCE_URL")),
+        "source_db": SourceDatabase(url=dg.EnvVar(settings.SOURCE_URL_ENV)),
         "artifacts": S3ArtifactStore(
             s3=S3Resource(
                 endpoint_url=endpoint,

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from vodrec_assets.recsys import rules
+from vodrec_assets.recsys import rules, volume
 
 
 class QualityPolicy(dg.ConfigurableResource):
@@ -13,6 +13,10 @@ class QualityPolicy(dg.ConfigurableResource):
     regression_tolerance: float = 0.5  # WARN when map_at_10 drops by more than this fraction
     quarantine_warn_share: float = 0.01
     quarantine_error_share: float = 0.20
+    # A week's raw logs below this share of the median of its trailing weeks are blocked at ingestion
+    # (recsys/volume.py: none of MovieLens' or the generator's real weeks is below a tenth).
+    volume_floor_share: float = volume.DEFAULT_FLOOR_SHARE
+    volume_trailing_weeks: int = volume.DEFAULT_TRAILING_WEEKS
 
     def gate(self, metrics: dict) -> tuple[bool, str]:
         """Whether the week's model may be published, and why."""

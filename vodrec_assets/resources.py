@@ -26,7 +26,8 @@ import sqlalchemy as sa
 from dagster_aws.s3 import S3Resource
 from pydantic import PrivateAttr
 
-from vodrec_assets import schema
+from vodrec_assets import schema, settings
+from vodrec_assets.recsys.assignment import PLAIN_LENGTH, ZONE_MARGIN
 
 
 class SourceSchemaError(dg.Failure):
@@ -56,11 +57,24 @@ def _engine(url: str) -> sa.Engine:
         kwargs["pool_recycle"] = 1800
     if url.startswith("mysql"):
         kwargs["paramstyle"] = "format"  # positional: bulk inserts pass plain tuples
+        if "pymysql" in url:
+            # A server that stops answering (a lock, an overloaded host) fails the read after this long
+            # instead of stalling the run; pymysql's default is to wait forever. Per socket read, so a
+            # long streamed read that keeps receiving rows is not cut.
+            timeout = settings.source_read_timeout_seconds()
+            kwargs["connect_args"] = {"connect_timeout": 10, "read_timeout": timeout, "write_timeout": timeout}
     return sa.create_engine(url, **kwargs)
 
 
 def _sql_dt(value: datetime) -> str:
     return value.strftime(schema.SQL_DATETIME_FORMAT)
+
+
+def _window_params(start: datetime, end: datetime) -> dict[str, str]:
+    """The window's bounds, and the same ZONE_MARGIN outside and inside them (for zoned text)."""
+    return {"start": _sql_dt(start), "end": _sql_dt(end), "start_out": _sql_dt(start - ZONE_MARGIN),
+            "end_out": _sql_dt(end + ZONE_MARGIN), "start_in": _sql_dt(start + ZONE_MARGIN),
+            "end_in": _sql_dt(end - ZONE_MARGIN)}
 
 
 def _sqlite_file(url: str) -> str | None:
@@ -83,6 +97,34 @@ def _exact_text(column: str, text_affinity: bool = False) -> str:
     # round-trip test off every other value.
     return (f"CASE WHEN typeof({c}) <> 'real' OR CAST(CAST({c} AS TEXT) AS REAL) = {c} THEN CAST({c} AS TEXT) "
             f"ELSE printf('%!.17g', {c}) END AS {c}")
+
+
+def _exact_column(values: list) -> pd.Series:
+    """One column of driver values as pandas would infer it, except that integers are never made
+    float64 (a NULL among BIGINTs would, merging 2^53 and 2^53 + 1): int64, else nullable Int64, else
+    (BIGINT UNSIGNED above 2^63 - 1, or integers mixed with other values) Python objects, stored as
+    text by ingestion and read exactly by the cleaning rules."""
+    kind = pd.api.types.infer_dtype(values, skipna=True)
+    if kind == "integer":
+        try:
+            return pd.Series(pd.array(values, dtype="Int64"))
+        except (OverflowError, TypeError, ValueError):
+            return pd.Series(values, dtype=object)
+    if kind.startswith("mixed-integer"):  # ints with floats or text (SQLite): keep each as it is
+        return pd.Series(values, dtype=object)
+    return pd.Series(values, dtype=object).infer_objects()
+
+
+def _exact_frame(rows: list[tuple], columns: list[str]) -> pd.DataFrame:
+    """`pd.DataFrame.from_records(rows, columns=columns)` with integer columns kept exact: a column it made
+    float64 is rebuilt by `_exact_column` when its values are not all floats (a NULL among BIGINTs)."""
+    frame = pd.DataFrame.from_records(rows, columns=columns)
+    for i, name in enumerate(columns):
+        if frame[name].dtype.kind == "f":
+            values = [row[i] for row in rows]
+            if pd.api.types.infer_dtype(values, skipna=True) not in ("floating", "empty"):
+                frame[name] = _exact_column(values)
+    return frame
 
 
 def _python_values(column: pd.Series) -> list:
@@ -132,14 +174,14 @@ class SourceDatabase(dg.ConfigurableResource):
                     cursor.execute(str(compiled), [values[name] for name in compiled.positiontup or []])
                     columns = [d[0] for d in cursor.description]
                     while rows := cursor.fetchmany(self.chunk_rows):
-                        chunks.append(pd.DataFrame.from_records(rows, columns=columns))
+                        chunks.append(_exact_frame(rows, columns))
                 finally:
                     cursor.close()
             else:
                 result = conn.execution_options(stream_results=True).execute(stmt, params or {})
                 columns = list(result.keys())
                 while rows := result.fetchmany(self.chunk_rows):
-                    chunks.append(pd.DataFrame.from_records(rows, columns=columns))
+                    chunks.append(_exact_frame([tuple(r) for r in rows], columns))
         if not chunks:
             return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
         return pd.concat(chunks, ignore_index=True) if len(chunks) > 1 else chunks[0]
@@ -156,7 +198,9 @@ class SourceDatabase(dg.ConfigurableResource):
         self, table: str, start: datetime, end: datetime, columns: list[str] | None = None,
         time_column: str = "log_dt",
     ) -> pd.DataFrame:
-        """Rows with `start <= time_column < end` (naive local times), read in chunks."""
+        """Rows with `start <= time_column < end` (naive local times), read in chunks; from SQLite also the
+        rows whose text is longer than a plain datetime within ZONE_MARGIN of the window (zoned values
+        that may belong to it: `assignment.belongs_to` decides)."""
         return self._read_timed(table, columns, time_column, outside=False, start=start, end=end)
 
     def read_outside(
@@ -164,19 +208,29 @@ class SourceDatabase(dg.ConfigurableResource):
         time_column: str = "log_dt",
     ) -> pd.DataFrame:
         """The complement of read_window over [start, end): rows whose `time_column` is NULL, before `start`
-        or at/after `end` (for SQLite text, anything that does not sort inside)."""
+        or at/after `end` (for SQLite text, anything that does not sort inside), plus from SQLite the long
+        text within ZONE_MARGIN inside the edges (zoned values that may belong outside)."""
         return self._read_timed(table, columns, time_column, outside=True, start=start, end=end)
+
+    def _window_condition(self, time_column: str, outside: bool) -> sa.ColumnElement:
+        tc = sa.column(time_column)
+        inside = sa.and_(tc >= sa.bindparam("start"), tc < sa.bindparam("end"))
+        if self.engine.dialect.name != "sqlite":  # typed DATETIME columns hold no zone
+            return sa.or_(tc.is_(None), sa.not_(inside)) if outside else inside
+        long = sa.func.length(tc) > PLAIN_LENGTH
+        if outside:
+            near_edges = sa.or_(tc < sa.bindparam("start_in"), tc >= sa.bindparam("end_in"))
+            return sa.or_(tc.is_(None), sa.not_(inside), sa.and_(long, near_edges))
+        return sa.and_(tc >= sa.bindparam("start_out"), tc < sa.bindparam("end_out"), sa.or_(inside, long))
 
     def _read_timed(self, table: str, columns: list[str] | None, time_column: str, outside: bool,
                     start: datetime, end: datetime) -> pd.DataFrame:
         t = self._table(table)
         cols = columns or [c.name for c in t.columns]
         self.check_columns(table, cols + [time_column])
-        tc = sa.column(time_column)
-        inside = sa.and_(tc >= sa.bindparam("start"), tc < sa.bindparam("end"))
-        where = sa.or_(tc.is_(None), tc < sa.bindparam("start"), tc >= sa.bindparam("end")) if outside else inside
-        stmt = sa.select(*[sa.column(c) for c in cols]).select_from(sa.table(t.name)).where(where)
-        return self._read(stmt, {"start": _sql_dt(start), "end": _sql_dt(end)})
+        stmt = sa.select(*[sa.column(c) for c in cols]).select_from(sa.table(t.name)).where(
+            self._window_condition(time_column, outside))
+        return self._read(stmt, _window_params(start, end))
 
     def read_window_text(
         self, table: str, start: datetime, end: datetime, columns: list[str], time_column: str = "log_dt",
@@ -197,9 +251,15 @@ class SourceDatabase(dg.ConfigurableResource):
         self.check_columns(table, columns + [time_column])
         t = self._table(table)  # only our schema's names reach the SQL below
         exprs = ", ".join(_exact_text(name, text_affinity=isinstance(t.c[name].type, sa.String)) for name in columns)
-        sql = f'SELECT {exprs} FROM "{table}" WHERE "{time_column}" >= ? AND "{time_column}" < ?'  # noqa: S608 - schema names
+        c = f'"{time_column}"'
+        # The window, plus the long text within ZONE_MARGIN of its edges: found by a scan of the log_dt
+        # index alone (rowids), so the plain rows of the margins are never fetched.
+        sql = (f"SELECT {exprs} FROM \"{table}\" WHERE {c} >= ? AND {c} < ? UNION ALL "  # noqa: S608 - schema names
+               f"SELECT {exprs} FROM \"{table}\" WHERE rowid IN (SELECT rowid FROM \"{table}\" "
+               f"WHERE (({c} >= ? AND {c} < ?) OR ({c} >= ? AND {c} < ?)) AND length({c}) > {PLAIN_LENGTH})")
+        p = _window_params(start, end)
         with adbc.connect(path) as conn, conn.cursor() as cursor:
-            cursor.execute(sql, (_sql_dt(start), _sql_dt(end)))
+            cursor.execute(sql, (p["start"], p["end"], p["start_out"], p["start"], p["end"], p["end_out"]))
             rows = cursor.fetch_arrow_table()
         if rows.num_rows == 0:
             return pa.schema([(name, pa.string()) for name in columns]).empty_table()
@@ -479,8 +539,20 @@ class S3ArtifactStore(ArtifactStore):
     _client: Any = PrivateAttr(default=None)
 
     def _s3(self) -> Any:
+        """The S3Resource's client with explicit timeouts: an endpoint that accepts connections and never
+        answers would otherwise hold each attempt for botocore's 60 s (settings.s3_timeouts_seconds)."""
         if self._client is None:
-            self._client = self.s3.get_client()
+            import boto3
+            from botocore.config import Config
+
+            s3 = self.s3
+            connect, read = settings.s3_timeouts_seconds()
+            self._client = boto3.session.Session(profile_name=s3.profile_name).client(
+                "s3", region_name=s3.region_name, use_ssl=s3.use_ssl, verify=s3.verify, endpoint_url=s3.endpoint_url,
+                aws_access_key_id=s3.aws_access_key_id, aws_secret_access_key=s3.aws_secret_access_key,
+                aws_session_token=s3.aws_session_token,
+                config=Config(retries={"max_attempts": s3.max_attempts}, connect_timeout=connect, read_timeout=read),
+            )
         return self._client
 
     def _key(self, key: str) -> str:

@@ -58,9 +58,26 @@ def default_sqlite_url() -> str:
     return f"sqlite:///{vodrec_home() / 'source.db'}"
 
 
+# Names of the variables that may hold a secret: resources read them through dg.EnvVar, so that Dagster's
+# storage and UI show the name, never the value.
+SOURCE_URL_ENV = "VODREC_SOURCE_URL"  # a MySQL URL holds its password
+
+
+def source_read_timeout_seconds() -> float:
+    """How long one read of the source database may wait for the server (MySQL): a server that stops
+    answering fails the step (then retried) instead of stalling the run."""
+    return float(os.environ.get("VODREC_SOURCE_READ_TIMEOUT_SECONDS", "300"))
+
+
+def s3_timeouts_seconds() -> tuple[float, float]:
+    """(connect, read) timeouts of each S3 request; botocore's default read timeout is 60 s per attempt."""
+    return (float(os.environ.get("VODREC_S3_CONNECT_TIMEOUT_SECONDS", "5")),
+            float(os.environ.get("VODREC_S3_READ_TIMEOUT_SECONDS", "30")))
+
+
 def source_url(explicit: str | None = None) -> str:
     """`--source URL`, else `VODREC_SOURCE_URL`, else a SQLite file under `VODREC_HOME`."""
-    return explicit or os.environ.get("VODREC_SOURCE_URL") or default_sqlite_url()
+    return explicit or os.environ.get(SOURCE_URL_ENV) or default_sqlite_url()
 
 
 def redis_url() -> str | None:

@@ -1,6 +1,8 @@
 """What every weekly asset shares: partitions, owner, retries, the week's bounds."""
 
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -35,3 +37,15 @@ def rounded(metadata: dict[str, Any], digits: int = 4) -> dict[str, Any]:
     """Metadata whose floats keep `digits` significant digits: the UI shows 0.1268, not 0.12680341582745.
     The artifacts keep full precision."""
     return {k: float(f"{v:.{digits}g}") if isinstance(v, float) else v for k, v in metadata.items()}
+
+
+@contextmanager
+def data_errors_not_retried(what: str) -> Iterator[None]:
+    """Around the pure core's work on data already read: an error there comes from the data, which a
+    retry would read again and fail on again, so it fails the step at once (no RetryPolicy wait) with
+    what was being done named. Reads and writes stay outside, where retries help."""
+    try:
+        yield
+    except (ValueError, TypeError, ArithmeticError, KeyError, IndexError) as exc:
+        raise dg.Failure(description=f"{what}: the data cannot be processed ({type(exc).__name__}: {exc}); "
+                         "retrying would fail the same way", allow_retries=False) from exc

@@ -5,12 +5,13 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 
-from vodrec_assets.assets.common import rounded, week_of, weekly_asset_kwargs
+from vodrec_assets.assets.common import data_errors_not_retried, rounded, week_of, weekly_asset_kwargs
 from vodrec_assets.partitions import lookback_mapping, window_weeks
 from vodrec_assets.recsys.cleaning import (
-    CLICK_NUMERIC, REASONS, WATCH_NUMERIC, validate_logs, weekly_pair_stats as reduce_week, write_window_ratings,
+    CLICK_NUMERIC, CLICK_OTHER_NUMERIC, REASONS, WATCH_NUMERIC, WATCH_OTHER_NUMERIC, validate_logs, weekly_pair_stats as reduce_week, write_window_ratings,
 )
 from vodrec_assets.recsys.matrix import RatedPairs, build_score_matrix
 from vodrec_assets.resources import ArtifactStore
@@ -26,22 +27,24 @@ def weekly_pair_stats(context: dg.AssetExecutionContext, artifacts: ArtifactStor
     `quarantined_rows/<week>.parquet` with their reason and counted here; none is dropped silently."""
     week = context.partition_key
     start, end = (pd.Timestamp(t) for t in week_of(week))
-    known_users = pd.to_numeric(artifacts.read_parquet(f"subscribers/{week}.parquet", ["subsr_id"])["subsr_id"],
-                                errors="coerce").dropna().to_numpy()
-    known_programs = pd.to_numeric(artifacts.read_parquet(f"vod_catalog/{week}.parquet", ["program_id"])["program_id"],
-                                   errors="coerce").dropna().to_numpy()
+    # Stored by vod_catalog / subscribers as validated int64 ids: exact, never through float64.
+    known_users = artifacts.read_parquet(f"subscribers/{week}.parquet", ["subsr_id"])["subsr_id"].to_numpy(np.int64)
+    known_programs = artifacts.read_parquet(f"vod_catalog/{week}.parquet", ["program_id"])["program_id"].to_numpy(np.int64)
     common = dict(week_start=start, week_end=end, known_subscribers=known_users, known_programs=known_programs)
 
-    def validated(asset: str, numeric: list[str], runtime: bool):
-        return validate_logs(artifacts.read_parquet(f"{asset}/{week}.parquet"), numeric_columns=numeric,
-                             check_runtime=runtime, **common)
+    def validated(asset: str, numeric: list[str], other: list[str], runtime: bool):
+        raw = artifacts.read_parquet(f"{asset}/{week}.parquet")
+        with data_errors_not_retried(f"validating {asset} {week}"):
+            return validate_logs(raw, numeric_columns=numeric, other_numeric_columns=other, check_runtime=runtime,
+                                 **common)
 
     # The two tables side by side: their parsing runs in Arrow and numpy, outside the GIL.
     with ThreadPoolExecutor(2) as pool:
-        watching = pool.submit(validated, "raw_vod_logs", WATCH_NUMERIC, True)
-        clicks = validated("raw_click_logs", CLICK_NUMERIC, False)
+        watching = pool.submit(validated, "raw_vod_logs", WATCH_NUMERIC, WATCH_OTHER_NUMERIC, True)
+        clicks = validated("raw_click_logs", CLICK_NUMERIC, CLICK_OTHER_NUMERIC, False)
         watches = watching.result()
-    stats = reduce_week(watches.rows, clicks.rows)
+    with data_errors_not_retried(f"weekly_pair_stats {week}"):
+        stats = reduce_week(watches.rows, clicks.rows)
     # Reference rows quarantined by vod_catalog and subscribers (a NULL, non-numeric or repeated id) join
     # the week's quarantine too, so that one file holds everything the week could not use.
     reference = [artifacts.read_parquet(f"{asset}/{week}.quarantined.parquet").assign(source_table=table)

@@ -7,11 +7,15 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from vodrec_assets.assets.common import OWNERS, io_retry_policy, week_of, weekly_asset_kwargs
+from vodrec_assets.assets.common import OWNERS, data_errors_not_retried, io_retry_policy, week_of, weekly_asset_kwargs
 from vodrec_assets.partitions import END_DATE, week_bounds, weekly_partitions
 from vodrec_assets.settings import TIMEZONE
-from vodrec_assets.recsys.cleaning import CLICK_COLUMNS, WATCH_COLUMNS, validate_reference
+from vodrec_assets.recsys.cleaning import CATALOG_NUMERIC, CLICK_COLUMNS, WATCH_COLUMNS, validate_reference
+from vodrec_assets.recsys.assignment import PLAIN_LENGTH, belongs_to
+from vodrec_assets.recsys.parsing import datetime_values
 from vodrec_assets.resources import ArtifactStore, SourceDatabase
 
 CATALOG_COLUMNS = ["program_id", "program_name", "ct_cl", "program_genre", "release_date", "age_limit",
@@ -28,20 +32,28 @@ def parquet_safe(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def store_reference(artifacts: ArtifactStore, asset: str, week: str, frame: pd.DataFrame, id_column: str) -> dict:
-    """The usable rows of a reference table as `<asset>/<week>.parquet`; rows with a NULL, non-numeric or
-    repeated id as `<asset>/<week>.quarantined.parquet` (weekly_pair_stats adds them to the week's
-    quarantined_rows). Returns the counts for the metadata."""
-    checked = validate_reference(frame, id_column)
+REFERENCE_REASONS = ("null_id", "non_numeric", "non_finite", "out_of_range", "fractional_id", "duplicate_id")
+
+
+def store_reference(artifacts: ArtifactStore, asset: str, week: str, frame: pd.DataFrame, id_column: str,
+                    numeric_columns: list[str] = ()) -> dict:
+    """The usable rows of a reference table as `<asset>/<week>.parquet`; rows with a NULL, non-numeric,
+    non-finite, out-of-range, fractional or repeated id (or a non-finite number) as
+    `<asset>/<week>.quarantined.parquet` (weekly_pair_stats adds them to the week's quarantined_rows).
+    Returns the counts for the metadata."""
+    with data_errors_not_retried(f"validating {asset} {week}"):
+        checked = validate_reference(frame, id_column, numeric_columns)
     artifacts.write_parquet(f"{asset}/{week}.parquet", parquet_safe(checked.rows))
     artifacts.write_parquet(f"{asset}/{week}.quarantined.parquet", checked.quarantined)
     return {"quarantined_rows": len(checked.quarantined),
-            **{f"quarantined_{r}": n for r, n in checked.counts.items() if r in ("null_id", "non_numeric", "duplicate_id")}}
+            **{f"quarantined_{r}": n for r, n in checked.counts.items() if r in REFERENCE_REASONS}}
 
 
 def _as_of(frame: pd.DataFrame, column: str, week_end) -> pd.DataFrame:
-    when = pd.to_datetime(frame[column].astype("string"), errors="coerce", format="mixed")
-    return frame[when.isna() | (when < pd.Timestamp(week_end))]
+    """Rows whose `column` (Seoul time; zoned values converted) is before `week_end`, or is no date."""
+    with data_errors_not_retried(f"reading {column}"):
+        when = datetime_values(frame[column])
+    return frame[np.isnat(when) | (when < pd.Timestamp(week_end).to_datetime64())]
 
 
 @dg.asset(group_name="ingestion", kinds={"sql", "parquet"}, code_version="1",
@@ -51,11 +63,11 @@ def vod_catalog(context: dg.AssetExecutionContext, source_db: SourceDatabase, ar
     week = context.partition_key
     _, end = week_of(week)
     catalog = _as_of(source_db.read_table("vodinfo", CATALOG_COLUMNS), "release_date", end)
-    quarantine = store_reference(artifacts, "vod_catalog", week, catalog, "program_id")
-    released = pd.to_datetime(catalog["release_date"].astype("string"), errors="coerce", format="mixed")
+    quarantine = store_reference(artifacts, "vod_catalog", week, catalog, "program_id", CATALOG_NUMERIC)
+    released = datetime_values(catalog["release_date"])
     return dg.MaterializeResult(metadata={
         "programs": int(len(catalog)),
-        "released_this_week": int((released >= pd.Timestamp(week)).sum()),
+        "released_this_week": int((released >= pd.Timestamp(week).to_datetime64()).sum()),
         "e_bool_programs": int((pd.to_numeric(catalog["e_bool"], errors="coerce") == 1).sum()),
         **quarantine,
         "path": artifacts.uri(f"vod_catalog/{week}.parquet"),
@@ -70,13 +82,24 @@ def subscribers(context: dg.AssetExecutionContext, source_db: SourceDatabase, ar
     start, end = week_of(week)
     users = _as_of(source_db.read_table("userinfo", SUBSCRIBER_COLUMNS), "join_dt", end)
     quarantine = store_reference(artifacts, "subscribers", week, users, "subsr_id")
-    churn = pd.to_datetime(users["churn_dt"].astype("string"), errors="coerce", format="mixed")
+    churn = datetime_values(users["churn_dt"])
     return dg.MaterializeResult(metadata={
         "subscribers": int(len(users)),
-        "churned_before_week": int((churn < pd.Timestamp(start)).sum()),
+        "churned_before_week": int((churn < pd.Timestamp(start).to_datetime64()).sum()),
         **quarantine,
         "path": artifacts.uri(f"subscribers/{week}.parquet"),
     })
+
+
+def _own_rows(table: pa.Table, start: datetime, end: datetime) -> pa.Table:
+    """The rows of the widened window that belong to the week (assignment.belongs_to); only long
+    (zoned) text can belong elsewhere, so a week without any is kept as read."""
+    log_dt = table.column("log_dt")
+    if not pc.any(pc.greater(pc.utf8_length(log_dt), PLAIN_LENGTH)).as_py():
+        return table
+    with data_errors_not_retried("assigning zoned log_dt to weeks"):
+        keep = belongs_to(log_dt.to_pandas().astype("string"), start, end)
+    return table.filter(pa.array(keep))
 
 
 def _ingest_logs(context: dg.AssetExecutionContext, table: str, columns: list[str], asset: str,
@@ -86,10 +109,13 @@ def _ingest_logs(context: dg.AssetExecutionContext, table: str, columns: list[st
     key = f"{asset}/{week}.parquet"
     text = source_db.read_window_text(table, start, end, columns)  # SQLite: every value as its text
     if text is not None:
+        text = _own_rows(text, start, end)
         artifacts.write_arrow(key, text)
         n = text.num_rows
     else:
         rows = source_db.read_window(table, start, end, columns)
+        with data_errors_not_retried("assigning zoned log_dt to weeks"):
+            rows = rows[belongs_to(rows["log_dt"], start, end)].reset_index(drop=True)
         artifacts.write_parquet(key, parquet_safe(rows))
         n = len(rows)
     context.log.info(f"{table}: {n} rows in [{start}, {end})")
@@ -123,9 +149,9 @@ UNASSIGNED_REASONS = ("null_value", "unparsable_log_dt", "log_dt_before_first_we
 
 
 def _log_dt_reasons(log_dt: pd.Series, first: datetime, upper: datetime) -> np.ndarray:
-    parsed = pd.to_datetime(log_dt.astype("string"), errors="coerce", format="mixed")
+    parsed = datetime_values(log_dt)
     return np.select(
-        [log_dt.isna().to_numpy(), parsed.isna().to_numpy(), (parsed < pd.Timestamp(first)).to_numpy()],
+        [log_dt.isna().to_numpy(), np.isnat(parsed), parsed < pd.Timestamp(first).to_datetime64()],
         list(UNASSIGNED_REASONS[:3]), default=UNASSIGNED_REASONS[3],
     ).astype(object)
 
@@ -154,6 +180,8 @@ def unassigned_log_rows(context: dg.AssetExecutionContext, source_db: SourceData
     frames = []
     for table, columns in (("vods_sumut", WATCH_COLUMNS), ("contlog", CLICK_COLUMNS)):
         rows = source_db.read_outside(table, first, upper, columns)
+        with data_errors_not_retried("assigning zoned log_dt to weeks"):
+            rows = rows[~belongs_to(rows["log_dt"], first, upper)]
         quarantined = rows.astype("string")
         quarantined.insert(0, "reason", _log_dt_reasons(rows["log_dt"], first, upper))
         frames.append(quarantined.assign(source_table=table))

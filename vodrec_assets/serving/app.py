@@ -21,6 +21,8 @@ import sqlalchemy as sa
 from fastapi_offline import FastAPIOffline
 from fastapi import FastAPI, HTTPException, Path, Query, Response
 from fastapi.concurrency import run_in_threadpool
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 
@@ -31,7 +33,7 @@ from vodrec_assets.serving.redis_store import DEFAULT_PREFIX
 
 log = logging.getLogger("vodrec.serving")
 
-MAX_SUBSR_ID = 2**63 - 1  # BIGINT
+MIN_SUBSR_ID, MAX_SUBSR_ID = -(2**63), 2**63 - 1  # BIGINT: ids are signed 64-bit integers end to end
 DEFAULT_REFRESH_SECONDS = 2.0
 DEFAULT_SNAPSHOT_MAX_ROWS = 20_000_000  # ~17 bytes a row in memory
 STORES = ("auto", "redis", "snapshot", "database")
@@ -261,6 +263,8 @@ def create_app(url: str, refresh_seconds: float = DEFAULT_REFRESH_SECONDS, redis
         refresher.note_database_error(exc)
         return JSONResponse(status_code=503, content={"detail": refresher.status})
 
+    app.add_exception_handler(RequestValidationError, _short_validation_error)
+
     def served_or_503() -> store.ServedModel:
         served = refresher.served
         if served is None:
@@ -326,7 +330,7 @@ def create_app(url: str, refresh_seconds: float = DEFAULT_REFRESH_SECONDS, redis
                    503: {"description": "no champion model yet, or nothing answers"}},
     )
     async def recommendations(
-        subsr_id: int = Path(..., ge=0, le=MAX_SUBSR_ID, description="the set-top box's subscriber id"),
+        subsr_id: int = Path(..., ge=MIN_SUBSR_ID, le=MAX_SUBSR_ID, description="the set-top box's subscriber id"),
         k: int = Query(10, ge=1, le=store.MAX_K, description="how many programs (1..100)"),
     ) -> Any:
         """The champion week's top k for a subscriber; the week's popularity list for a subscriber the
@@ -386,11 +390,35 @@ def create_app(url: str, refresh_seconds: float = DEFAULT_REFRESH_SECONDS, redis
     return app
 
 
+ECHO_LIMIT = 40  # characters of a rejected value a 422 body repeats
+
+
+async def _short_validation_error(request: Any, exc: RequestValidationError) -> JSONResponse:
+    """FastAPI's 422 body with each rejected input cut to ECHO_LIMIT characters: a 5,000-digit id is not
+    echoed whole (nor anything a client sends to fill the logs)."""
+    errors = []
+    for error in exc.errors():
+        error = {k: v for k, v in error.items() if k != "ctx"}
+        text = str(error.get("input", ""))
+        if len(text) > ECHO_LIMIT:
+            error["input"] = f"{text[:ECHO_LIMIT]}... ({len(text)} characters)"
+        errors.append(error)
+    return JSONResponse(status_code=422, content={"detail": jsonable_encoder(errors)})
+
+
 def _refresh_seconds(args: Any) -> float:
     explicit = getattr(args, "refresh_seconds", None)
     if explicit is not None:
         return float(explicit)
     return float(os.environ.get("VODREC_SERVE_REFRESH_SECONDS", DEFAULT_REFRESH_SECONDS))
+
+
+def _missing_sqlite_file(url: str) -> str | None:
+    """The file of a SQLite URL when it does not exist, else None."""
+    parsed = sa.engine.make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return None
+    return None if os.path.exists(parsed.database) else parsed.database
 
 
 def cli_serve(args: Any) -> int:
@@ -403,6 +431,10 @@ def cli_serve(args: Any) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     url = source_url(getattr(args, "source", None))
+    missing = _missing_sqlite_file(url)
+    if missing:  # SQLite would create an empty file there and serve 503 forever
+        raise SystemExit(f"no database at {missing}: pass --source (or VODREC_SOURCE_URL) of the database "
+                         "the pipeline writes the recommendations to")
     app = create_app(url, refresh_seconds=_refresh_seconds(args), redis_url=redis_url(),
                      redis_prefix=redis_prefix(), store_name=os.environ.get("VODREC_SERVE_STORE", "auto"),
                      snapshot_max_rows=int(os.environ.get("VODREC_SERVE_SNAPSHOT_MAX_ROWS", DEFAULT_SNAPSHOT_MAX_ROWS)))

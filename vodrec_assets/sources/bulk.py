@@ -39,7 +39,10 @@ def ensure_database(url: str) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         return
     if u.get_backend_name() == "mysql" and u.database:
-        server = sa.create_engine(u.set(database=None))
+        # The server without a database: SQLAlchemy 2's `URL.set(database=None)` leaves the name as it was
+        # (None means "unchanged" there), so the connection would ask for the missing database itself.
+        server = sa.create_engine(sa.URL.create(u.drivername, username=u.username, password=u.password, host=u.host,
+                                                port=u.port, query=u.query))
         try:
             with server.begin() as conn:
                 # A database name cannot be a bound parameter; quote it as an identifier.

@@ -120,7 +120,7 @@ def test_reference_tables_quarantine_null_text_and_repeated_ids():
     raw = pd.DataFrame({"program_id": [1, None, "x", 1, 2.5, "3"], "name": list("abcdef")}, dtype=object)
     checked = validate_reference(raw, "program_id")
     assert checked.rows["program_id"].tolist() == [1, 3] and checked.rows["program_id"].dtype == np.int64
-    assert checked.quarantined["reason"].tolist() == ["null_id", "non_numeric", "duplicate_id", "non_numeric"]
+    assert checked.quarantined["reason"].tolist() == ["null_id", "non_numeric", "duplicate_id", "fractional_id"]
     assert checked.quarantined["name"].tolist() == ["b", "c", "d", "e"]
 
 
@@ -193,3 +193,25 @@ def test_log_rows_outside_every_week_are_kept_not_lost(tmp_path, tiny_source_db)
     assert len(kept) == after["rows"]
     assert {"1970-01-01 00:03:00", "2037-05-01 12:00:00", "unknown"} <= set(kept["log_dt"].dropna())
     assert set(kept["source_table"]) == {"vods_sumut", "contlog"}
+
+
+def test_a_week_far_smaller_than_its_neighbours_is_blocked_at_ingestion(tmp_path, tiny_source_db):
+    """Three weeks of logs, then one that kept 5 % of its rows (a half-lost export): blocked by the volume
+    checks, nothing downstream written; the weeks before it pass."""
+    from vodrec_assets.demo import week_outcome
+
+    ws = Workspace(tmp_path, tiny_source_db)
+    with sqlite3.connect(ws.db_path) as conn:
+        for table in ("vods_sumut", "contlog"):
+            conn.execute(f"DELETE FROM {table} WHERE log_dt >= ? AND log_dt < ? AND abs(random()) % 100 >= 5",  # noqa: S608
+                         (WEEKS[2], "2023-08-28"))
+    for week in WEEKS[:2]:
+        result = ws.materialize(week)
+        assert all(e.passed for e in result.get_asset_check_evaluations() if e.check_name.endswith("_volume"))
+    result = ws.materialize(WEEKS[2], raise_on_error=False)
+    volume = {e.check_name: e for e in result.get_asset_check_evaluations() if e.check_name.endswith("_volume")}
+    assert set(volume) == {"raw_vod_logs_volume", "raw_click_logs_volume"}
+    assert not any(e.passed for e in volume.values())
+    assert "below 10% of the median" in volume["raw_vod_logs_volume"].description
+    assert week_outcome(result) == "blocked"
+    assert not [k for k in ws.artifacts.list_keys("weekly_pair_stats/") if WEEKS[2] in k]

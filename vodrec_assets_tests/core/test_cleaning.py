@@ -51,7 +51,7 @@ def test_every_bad_row_class_is_quarantined_with_its_reason_and_nothing_is_lost(
     assert len(v.rows) + len(v.quarantined) == len(rows)
     assert v.counts == {"null_id": 1, "non_numeric": 1, "null_value": 2, "duplicate_id": 0, "unparsable_log_dt": 1, "log_dt_outside_week": 2,
                         "bad_e_bool": 1, "unknown_subscriber": 1, "unknown_program": 1, "nonpositive_runtime": 1,
-                        "negative_use_tms": 1, "duplicate": 1}
+                        "negative_use_tms": 1, "duplicate": 1, "non_finite": 0, "out_of_range": 0, "fractional_id": 0}
     assert set(v.quarantined["reason"]) == set(k for k, n in v.counts.items() if n)
     assert v.quarantined.loc[v.quarantined["reason"] == "non_numeric", "program_id"].iloc[0] == "abc"
 

@@ -81,12 +81,14 @@ def test_log_dt_values_equal_pandas_to_datetime(dtype):
     assert np.isnat(got).any() and not np.isnat(got).all()
 
 
-def test_is_in_equals_pandas_isin():
-    known = np.array([60_000_001, 60_000_005, 60_000_009, 60_000_005])
-    values = np.array([60_000_001, 60_000_002, 60_000_005.0, 60_000_005.5, np.nan, -1, 99_000_000, 60_000_009])
-    np.testing.assert_array_equal(is_in(values, known), pd.Series(values).isin(known.astype(float)).to_numpy())
-    far = np.array([1.0, 2**40])  # too wide for a lookup table: pandas' hash table
-    np.testing.assert_array_equal(is_in(np.array([1.0, 2.0, 2.0**40]), far), [True, False, True])
+def test_is_in_equals_numpy_isin_on_exact_int64_ids():
+    known = np.array([60_000_001, 60_000_005, 60_000_009, 60_000_005, 2**53])
+    values = np.array([60_000_001, 60_000_002, 60_000_005, -1, 99_000_000, 60_000_009, 2**53, 2**53 + 1,
+                       2**63 - 1, -(2**63)], dtype=np.int64)
+    np.testing.assert_array_equal(is_in(values, known), np.isin(values, known))
+    assert not is_in(np.array([2**53 + 1]), np.array([2**53]))[0]  # through float64 they would be equal
+    far = np.array([1, 2**40])  # too wide for a lookup table: a binary search
+    np.testing.assert_array_equal(is_in(np.array([1, 2, 2**40]), far), [True, False, True])
     assert not is_in(values, np.array([])).any()
 
 

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from vodrec_assets.recsys.matrix import ScoreMatrix
+from vodrec_assets.recsys.parsing import datetime_values
 
 ID_COLUMNS = ("subsr_id", "program_id")
 
@@ -125,7 +126,7 @@ def unique_ids_as_of(ids: np.ndarray, since: pd.Series, week_end: pd.Timestamp, 
     on or after the week's end, so the week never sees a subscriber or program from its future."""
     ids = np.asarray(ids)
     repeated = int(len(ids) - len(np.unique(ids)))
-    when = pd.to_datetime(since.astype("string"), errors="coerce", format="mixed")
+    when = pd.Series(datetime_values(since))  # the cleaning's reading: zoned values in Seoul time
     future = int((when >= week_end).sum())
     problems = [p for p in (f"{repeated} repeated {what} ids" if repeated else "",
                             f"{future} {what}s dated on or after {week_end:%Y-%m-%d}" if future else "") if p]
@@ -221,7 +222,7 @@ def unassigned_rows_outside_weeks(reasons: pd.Series, log_dt: pd.Series, first: 
                                   upper: pd.Timestamp, known_reasons: tuple[str, ...]) -> Verdict:
     """Every unassigned log row has a known reason, and none lies inside the weeks the partitions read
     (such a row would be counted twice: here and in its week)."""
-    when = pd.to_datetime(log_dt.astype("string"), errors="coerce", format="mixed")
+    when = pd.Series(datetime_values(log_dt))
     inside = int(((when >= first) & (when < upper)).sum())
     unknown = int((~reasons.isin(known_reasons)).sum())
     problems = [p for p in (f"{inside} rows lie inside the partitioned weeks" if inside else "",

@@ -148,7 +148,7 @@ def test_the_ui_and_the_api_listen_on_loopback_by_default():
     assert build_parser().parse_args(["serve"]).host == "127.0.0.1"
     ui = re.search(r"^ui:.*\n((?:\t.*\n)+)", (REPO / "Makefile").read_text(), re.M).group(1)
     argv = shlex.split(ui.strip().splitlines()[-1])
-    assert "dev" in argv and argv[argv.index("-h") + 1] == "127.0.0.1", argv
+    assert "dev" in argv and argv[argv.index("--host") + 1] == "127.0.0.1", argv
 
 
 def test_compose_listens_on_all_interfaces_only_inside_containers_published_on_loopback():

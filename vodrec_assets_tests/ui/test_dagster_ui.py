@@ -13,7 +13,7 @@ Screenshots go to docs/img/ui-*.png (the README and docs show them).
 from __future__ import annotations
 
 import json
-import os
+import re
 import shutil
 import subprocess
 import time
@@ -220,7 +220,8 @@ def test_schedule_preview_names_the_week_that_just_ended(ui, page):
     page.goto(f"{ui.url}/locations/vodrec_assets/schedules/weekly_retrain_schedule")
     page.get_by_role("button", name="Preview tick result").click()
     dialog = page.get_by_role("dialog")
-    dialog.locator("button").first.click()
+    dialog.get_by_text("Select an evaluation time to simulate").wait_for()
+    dialog.get_by_role("button", name=re.compile(r"UTC$")).click()  # the tick picker, once the ticks loaded
     page.get_by_text(label, exact=True).click()
     dialog.get_by_role("button", name="Continue").click()
     reason = dialog.get_by_text("Skip reason", exact=False)

@@ -56,6 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--artifacts", help="artifact folder (default: VODREC_HOME/artifacts, what `vodrec demo` wrote)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_call("vodrec_assets.benchmarks.weekly_quality:cli_weekly_quality"))
+    from vodrec_assets.benchmarks.zoo_backtest import add_parser as add_backtest_parser
+    add_backtest_parser(sub, _call)
 
     p = sub.add_parser("bench", help="time one weekly partition stage by stage")
     p.add_argument("--scale", choices=SCALES, default="tiny")

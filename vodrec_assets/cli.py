@@ -42,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scale", choices=SCALES, default="tiny", help="scale to generate when the source is empty")
     p.add_argument("--weeks", type=int, default=None, help="weeks to generate when the source is empty")
     p.add_argument("--limit-weeks", type=int, default=None, help="materialize only the first N weeks")
+    p.add_argument("--no-backtest", dest="backtest", action="store_false",
+                   help="skip the model zoo's backtest (and serving its choice) after the weeks")
     p.add_argument("--training-config", default=None, metavar="JSON",
                    help='trained_model hyperparameters, e.g. \'{"no_components": 64, "epochs": 60}\'')
     p.set_defaults(func=_call("vodrec_assets.demo:cli_demo"))

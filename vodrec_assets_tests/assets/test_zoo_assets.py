@@ -59,6 +59,14 @@ def test_the_run_config_switches_the_whole_week_to_another_family(tmp_path, tiny
     assert metrics["model_family"] == "ease" and metrics["metrics"]["holdout_precision_at_10"] > 0
     recs = ws.source.read_table("recommendations")
     assert len(recs[recs["week"] == WEEKS[0]]) > 0
+    # the served family is visible in GET /model
+    from fastapi.testclient import TestClient
+
+    from vodrec_assets.serving.app import create_app
+
+    with TestClient(create_app(ws.source.url)) as client:
+        model_info = client.get("/model").json()
+    assert model_info["champion_week"] == WEEKS[0] and model_info["model_family"] == "ease"
     # the next week, default config and no backtest choice: LightFM again, fitted cold
     assert ws.materialize(WEEKS[1]).success
     meta = {k: v.value for k, v in ws.instance.fetch_materializations(

@@ -107,19 +107,25 @@ class _Fitter:
         key = (family, repr(sorted(params.items())), week)
         if key not in self.cache:
             matrix = self.reader.matrix(week)
-            # The blend's parts are fitted inside its own trace: its peak includes them.
+            # A blend's parts are fitted inside its trace, or were fitted (and measured) before: its
+            # peak is the largest of its own trace and its parts' peaks.
+            parts: list[float] = []
             trace = self.measure_memory and not tracemalloc.is_tracing()
             if trace:
                 tracemalloc.start()
             try:
-                model = fit_family(family, matrix, params,
-                                   component=lambda f, p: self(f, p, week)[0])
+                def component(f: str, p: dict[str, Any]) -> ZooModel:
+                    model, peak = self(f, p, week)
+                    parts.append(peak)
+                    return model
+
+                model = fit_family(family, matrix, params, component=component)
                 peak = tracemalloc.get_traced_memory()[1] / 2**20 if trace else 0.0
             finally:
                 if trace:
                     tracemalloc.stop()
             self.cache = {k: v for k, v in self.cache.items() if k[2] == week}  # one week's fits at a time
-            self.cache[key] = (model, peak)
+            self.cache[key] = (model, max([peak, *parts]))
         return self.cache[key]
 
 

@@ -198,7 +198,7 @@ def fit_family(family: str, matrix: ScoreMatrix, params: dict[str, Any] | None =
         lightfm = fit_on(matrix, inter, wts, LightFMConfig(**params), **lightfm_kwargs)
         arrays = lightfm.to_arrays()
     elif family == "ials":
-        arrays = _fit_ials(inter, wts, params)
+        arrays = fit_ials(inter, wts, params)
     elif family == "popularity":
         arrays = {"popularity": np.asarray((sp.csr_matrix(inter) != 0).sum(axis=0), np.float32).ravel()}
     elif family == "ease":
@@ -221,7 +221,7 @@ def fit_family(family: str, matrix: ScoreMatrix, params: dict[str, Any] | None =
     return model
 
 
-def _fit_ials(interactions: sp.csr_matrix, weights: sp.csr_matrix, params: dict[str, Any]) -> dict[str, np.ndarray]:
+def fit_ials(interactions: sp.csr_matrix, weights: sp.csr_matrix, params: dict[str, Any]) -> dict[str, np.ndarray]:
     """implicit's CPU ALS on confidence = alpha x watch ratio of each watched pair (at least a small
     positive, so a zero ratio still counts as watched)."""
     from implicit.cpu.als import AlternatingLeastSquares  # imported here: only this family needs it

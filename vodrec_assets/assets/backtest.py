@@ -14,7 +14,6 @@ served), runs `recsys.backtest.backtest`, and records:
 """
 
 
-import io
 from datetime import datetime, timezone
 
 import dagster as dg
@@ -22,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from vodrec_assets.assets.common import OWNERS
+from vodrec_assets.assets.evaluation import figure_png, finish_week_axes
 from vodrec_assets.assets.loaders import load_model, load_score_matrix
 from vodrec_assets.assets.training import BACKTEST_CHOICE_KEY
 from vodrec_assets.partitions import weekly_partitions
@@ -121,15 +121,8 @@ def plot_comparison(per_week: pd.DataFrame, metric: str) -> bytes:
     fig, ax = plt.subplots(figsize=(9, 4.5))
     for family, rows in per_week.groupby("family", sort=False):
         ax.plot(pd.to_datetime(rows["week"]), rows[metric], "-o", label=family)
-    ax.set_title(f"held-out next-week {metric}")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    ax.tick_params(axis="x", rotation=45)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100, metadata={"Software": None})
-    plt.close(fig)
-    return buf.getvalue()
+    finish_week_axes(ax, f"held-out next-week {metric}")
+    return figure_png(fig)
 
 
 @dg.op(tags={"vodrec/job": "backtest"})

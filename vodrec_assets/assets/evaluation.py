@@ -159,11 +159,22 @@ def plot_history(history: pd.DataFrame) -> bytes:
                 if col in history and history[col].notna().any():
                     ax.plot(weeks, history[col], style, color=color, alpha=1.0 if not who else 0.7,
                             label=f"{'model' if not who else 'popularity'} {metric}")
-        ax.set_title(title)
-        ax.set_xlabel("week")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-        ax.tick_params(axis="x", rotation=45)
+        finish_week_axes(ax, title)
+    return figure_png(fig)
+
+
+def finish_week_axes(ax, title: str) -> None:
+    ax.set_title(title)
+    ax.set_xlabel("week")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.tick_params(axis="x", rotation=45)
+
+
+def figure_png(fig) -> bytes:
+    """The figure as PNG bytes without a timestamp or version (re-runs write the same bytes); closed."""
+    import matplotlib.pyplot as plt
+
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100, metadata={"Software": None})

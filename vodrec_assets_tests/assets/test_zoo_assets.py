@@ -6,12 +6,13 @@ import pytest
 
 from vodrec_assets.assets.backtest import BACKTEST_ASSET, backtest_job
 from vodrec_assets.assets.loaders import load_lightfm_state, load_model
-from vodrec_assets.assets.training import BACKTEST_CHOICE_KEY, trained_model
+from vodrec_assets.assets.training import BACKTEST_CHOICE_KEY
 from vodrec_assets.quality import QualityPolicy
 from vodrec_assets.recsys.zoo import ZooModel
 from vodrec_assets.schedules import weekly_retrain
 
 from .conftest import ASSETS, WEEKS, Workspace
+from .test_warm_start_asset import _train
 
 ALL_WEEKS = [*WEEKS, "2023-08-28"]
 
@@ -22,13 +23,6 @@ def four_weeks(tmp_path_factory, tiny_source_db):
     for week in ALL_WEEKS:
         assert ws.materialize(week).success
     return ws
-
-
-def _train(ws, week, config=None):
-    result = dg.materialize([trained_model], partition_key=week, resources=ws.resources, instance=ws.instance,
-                            run_config={"ops": {"trained_model": {"config": config or {}}}})
-    [event] = result.get_asset_materialization_events()
-    return {k: v.value for k, v in event.materialization.metadata.items()}
 
 
 def test_without_a_choice_the_weekly_model_is_lightfm(four_weeks):

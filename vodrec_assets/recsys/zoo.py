@@ -22,14 +22,14 @@ model and is served the popularity list by the API, as today.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
 import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
-from vodrec_assets.recsys.baselines import EASE_MAX_ITEMS, ItemItemScorer, PopularityScorer, _binary, cosine_neighbours, ease_weights
+from vodrec_assets.recsys.baselines import EASE_MAX_ITEMS, ItemItemScorer, PopularityScorer, binary_positives, cosine_neighbours, ease_weights
 from vodrec_assets.recsys.matrix import ScoreMatrix
 from vodrec_assets.recsys.model import EmbeddingModel, LightFMConfig
 from vodrec_assets.recsys.topk import ScoreBlock, embedding_scorer
@@ -115,7 +115,6 @@ class ZooModel:
     params: dict[str, Any]
     arrays: dict[str, np.ndarray]
     fit_seconds: float = 0.0
-    lightfm: EmbeddingModel | None = field(default=None, repr=False)  # kept for LightFM's warm state
 
     @property
     def config(self) -> dict[str, Any]:
@@ -183,29 +182,28 @@ FitComponent = Callable[[str, dict[str, Any]], "ZooModel"]
 
 def fit_family(family: str, matrix: ScoreMatrix, params: dict[str, Any] | None = None,
                interactions: sp.csr_matrix | None = None, weights: sp.csr_matrix | None = None,
-               component: FitComponent | None = None, **lightfm_kwargs: Any) -> ZooModel:
+               component: FitComponent | None = None) -> ZooModel:
     """Fit `family` on `matrix` (or on `interactions`/`weights`, a subset of its pairs, as the holdout
     protocol does). `component(family, params)` fits the blend's parts (default: fit them here; the
-    backtest passes a cache). `lightfm_kwargs` go to LightFM (its warm start's `initial_state`)."""
+    backtest passes a cache). LightFM is fitted cold here: the weekly warm start stays in trained_model."""
     params = params_for(family, params)
     inter = matrix.interactions if interactions is None else interactions
     wts = matrix.weights if weights is None else weights
     started = time.perf_counter()
-    lightfm = None
+    parts_seconds = 0.0  # a blend's parts count at their own fit time, whether fitted now or cached
     if family == "lightfm":
         from vodrec_assets.recsys.evaluation import fit_on
 
-        lightfm = fit_on(matrix, inter, wts, LightFMConfig(**params), **lightfm_kwargs)
-        arrays = lightfm.to_arrays()
+        arrays = fit_on(matrix, inter, wts, LightFMConfig(**params)).to_arrays()
     elif family == "ials":
         arrays = fit_ials(inter, wts, params)
     elif family == "popularity":
         arrays = {"popularity": np.asarray((sp.csr_matrix(inter) != 0).sum(axis=0), np.float32).ravel()}
     elif family == "ease":
-        x = _binary(inter)
+        x = binary_positives(inter)
         arrays = _history_arrays(x) | {"ease_weights": ease_weights(x, params["l2"], EASE_MAX_ITEMS)}
     elif family == "item_knn":
-        x = _binary(inter)
+        x = binary_positives(inter)
         knn = cosine_neighbours(x, int(params["neighbours"]), float(params["shrink"]))
         arrays = _history_arrays(x) | {"knn_data": knn.data.astype(np.float32), "knn_indices": knn.indices.astype(np.int32),
                                        "knn_indptr": knn.indptr.astype(np.int64)}
@@ -213,12 +211,13 @@ def fit_family(family: str, matrix: ScoreMatrix, params: dict[str, Any] | None =
         if component is None:
             def component(f: str, p: dict[str, Any]) -> ZooModel:
                 return fit_family(f, matrix, p, inter, wts)
+        t0 = time.perf_counter()
         lf = component("lightfm", params["lightfm"])
         ease = component("ease", {"l2": params["l2"]})
+        started += time.perf_counter() - t0
+        parts_seconds = lf.fit_seconds + ease.fit_seconds
         arrays = {f"lightfm_{k}": v for k, v in lf.arrays.items()} | ease.arrays
-        started -= lf.fit_seconds + ease.fit_seconds  # a cached part still counts towards the blend's cost
-    model = ZooModel(family, params, arrays, time.perf_counter() - started, lightfm)
-    return model
+    return ZooModel(family, params, arrays, time.perf_counter() - started + parts_seconds)
 
 
 def fit_ials(interactions: sp.csr_matrix, weights: sp.csr_matrix, params: dict[str, Any]) -> dict[str, np.ndarray]:

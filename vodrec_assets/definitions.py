@@ -11,7 +11,7 @@ from vodrec_assets.quality import QualityPolicy
 from vodrec_assets.schedules import publish_metrics_history, select_model, weekly_retrain, weekly_retrain_schedule
 
 defs = dg.Definitions(
-    assets=dg.load_assets_from_modules([ingestion, features, training, evaluation, serving, backtest]),
+    assets=[*dg.load_assets_from_modules([ingestion, features, training, evaluation, serving]), backtest.model_zoo_backtest],
     asset_checks=CHECKS,
     jobs=[weekly_retrain, publish_metrics_history, select_model, backtest.backtest_job],
     schedules=[weekly_retrain_schedule],

@@ -100,3 +100,16 @@ def test_the_backtest_job_records_a_choice_that_the_weekly_model_then_trains(fou
     assert load_model(ws.artifacts, ALL_WEEKS[-1])[0].params["neighbours"] == 7
     assert _train(ws, ALL_WEEKS[-1], {"use_backtest_choice": False})["model_family"] == "lightfm"
     assert _train(ws, ALL_WEEKS[-1], {"family": "popularity"})["model_family"] == "popularity"
+
+
+def test_the_backtest_is_in_no_weekly_job_nor_in_materialize_all():
+    from vodrec_assets.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    node = graph.get(BACKTEST_ASSET)
+    assert node.group_name == "backtest" and not node.is_executable  # observed only, by the job
+    assert BACKTEST_ASSET not in dg.AssetSelection.all().resolve(graph)  # what "Materialize all" selects
+    jobs_running_it = [job.name for job in defs.resolve_all_job_defs()
+                       if "run_model_zoo_backtest" in {n.name for n in job.nodes}]
+    assert jobs_running_it == ["backtest"]
+    assert not defs.resolve_job_def("backtest").partitions_def

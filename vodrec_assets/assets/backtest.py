@@ -143,6 +143,7 @@ def run_model_zoo_backtest(context: dg.OpExecutionContext, config: BacktestConfi
                       "choice_recorded": bool(config.record_choice),
                       "held_out_weeks": ", ".join(result.held_out_weeks), "tuning_weeks": ", ".join(result.tuning_weeks),
                       "chosen_params": dg.MetadataValue.json(result.chosen_params),
+                      "refused": dg.MetadataValue.json(result.refused),
                       "comparison": dg.MetadataValue.md(result.summary.round(4).to_markdown(index=False))}
     for row in result.summary.to_dict(orient="records"):
         for key in (*METRICS, "fit_seconds", "peak_mb", f"{config.metric}_diff", f"{config.metric}_diff_se"):

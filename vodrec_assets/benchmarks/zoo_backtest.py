@@ -34,6 +34,7 @@ def format_result(record: dict, metric: str) -> str:
     lines.append(f"{'week':<12}" + "".join(f"{f:>20}" for f in families))
     for w in weeks:
         lines.append(f"{w:<12}" + "".join(f"{by[(f, w)]:>20.4f}" if (f, w) in by else f"{'-':>20}" for f in families))
+    lines += [f"refused: {family}: {why}" for family, why in record.get("refused", {}).items()]
     lines += ["", "tuned hyperparameters: " + json.dumps(record["chosen_params"]),
               f"choice: {record['choice']['family']} ({record['choice']['reason']})"]
     return "\n".join(lines)

@@ -22,6 +22,7 @@ from typing import Any, Callable, Protocol
 import numpy as np
 import pandas as pd
 
+from vodrec_assets.recsys.baselines import CatalogueTooLarge
 from vodrec_assets.recsys.evaluation import evaluate_scorer, next_week_targets
 from vodrec_assets.recsys.matrix import ScoreMatrix
 from vodrec_assets.recsys.zoo import DEFAULT_FAMILY, DEFAULT_PARAMS, FAMILIES, ZooModel, fit_family, params_for
@@ -86,11 +87,12 @@ class BacktestResult:
     per_week: pd.DataFrame  # family, week, metrics, fit_seconds, peak_mb
     summary: pd.DataFrame  # per family: means, paired difference to the incumbent and its SE
     choice: dict[str, Any] = field(default_factory=dict)
+    refused: dict[str, str] = field(default_factory=dict)  # family -> why it could not be fitted
 
     def to_record(self) -> dict[str, Any]:
         return {
             "tuning_weeks": self.tuning_weeks, "held_out_weeks": self.held_out_weeks,
-            "choice": self.choice, "chosen_params": self.chosen_params,
+            "choice": self.choice, "chosen_params": self.chosen_params, "refused": self.refused,
             "summary": self.summary.to_dict(orient="records"),
             "per_week": self.per_week.to_dict(orient="records"),
             "tuning": self.tuning.assign(params=self.tuning["params"].map(str)).to_dict(orient="records"),
@@ -181,12 +183,19 @@ def backtest(reader: WeekReader, weeks: list[str], held_out: int | list[str],
     candidates = {f: [params_for(f, base_params.get(f, {}) | p) for p in grid_points(grids.get(f, {}))]
                   for f in families}
     scores: dict[tuple[str, int], list[float]] = {}
+    refused: dict[str, str] = {}  # families that cannot fit these weeks (EASE above its catalogue limit)
     for week in tuning_targets:  # weeks outermost: the fitter keeps one week's fits, the blend reuses them
         for family, points in candidates.items():
             if len(points) == 1:  # nothing to choose: no tuning fit spent
                 continue
             for j, params in enumerate(points):
-                result = score_week(guard, tune_fitter, family, params, previous[week], week)
+                if family in refused:
+                    break
+                try:
+                    result = score_week(guard, tune_fitter, family, params, previous[week], week)
+                except CatalogueTooLarge as exc:
+                    refused[family] = str(exc)
+                    break
                 if result:
                     scores.setdefault((family, j), []).append(result[metric])
     tuning_rows, chosen = [], {}
@@ -202,12 +211,21 @@ def backtest(reader: WeekReader, weeks: list[str], held_out: int | list[str],
     rows = []
     for week in held:
         for family in families:
-            result = score_week(reader, fitter, family, chosen[family], previous[week], week, served)
+            if family in refused:
+                continue
+            try:
+                result = score_week(reader, fitter, family, chosen[family], previous[week], week, served)
+            except CatalogueTooLarge as exc:
+                refused[family] = str(exc)
+                rows = [r for r in rows if r["family"] != family]
+                continue
             if result:
                 rows.append({"family": family, "week": week, **result})
     per_week = pd.DataFrame(rows)
     summary = summarize(per_week, metric, incumbent if incumbent in families else families[0])
-    result = BacktestResult(tuning_targets, held, pd.DataFrame(tuning_rows), chosen, per_week, summary)
+    chosen = {f: p for f, p in chosen.items() if f not in refused}
+    result = BacktestResult(tuning_targets, held, pd.DataFrame(tuning_rows), chosen, per_week, summary,
+                            refused=refused)
     result.choice = choose(summary, chosen, metric, incumbent, min_standard_errors)
     return result
 

@@ -20,6 +20,10 @@ KNN_BLOCK_ROWS = 1024
 EASE_MAX_ITEMS = 20_000
 
 
+class CatalogueTooLarge(ValueError):
+    """A model that cannot be fitted on this many items (EASE's dense inverse)."""
+
+
 def binary_positives(train: sp.spmatrix) -> sp.csr_matrix:
     x = sp.csr_matrix(train, dtype=np.float32, copy=True)
     x.eliminate_zeros()
@@ -120,7 +124,7 @@ def ease_weights(train: sp.spmatrix, l2: float = 500.0, max_items: int = EASE_MA
     x = binary_positives(train)
     n_items = x.shape[1]
     if n_items > max_items:
-        raise ValueError(
+        raise CatalogueTooLarge(
             f"EASE needs a dense {n_items} x {n_items} item matrix and its inverse; refusing more than "
             f"{max_items} items (use item_knn_scorer or LightFM, or raise max_items knowingly)"
         )

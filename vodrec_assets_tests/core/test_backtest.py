@@ -137,3 +137,15 @@ def test_bad_week_ranges_are_refused():
         bt.backtest(RecordingReader(), WEEKS, 6, ("popularity",))
     with pytest.raises(ValueError, match="not target weeks"):
         bt.backtest(RecordingReader(), WEEKS, ["2030-01-07"], ("popularity",))
+
+
+def test_a_family_that_refuses_the_catalogue_is_reported_not_fatal(monkeypatch):
+    from vodrec_assets.recsys import zoo
+
+    monkeypatch.setattr(zoo, "EASE_MAX_ITEMS", 10)  # the planted catalogue has 48 programs
+    result = run(RecordingReader(), families=("lightfm", "ease", "lightfm_ease_blend", "popularity"))
+    assert set(result.refused) == {"ease", "lightfm_ease_blend"}
+    assert "refusing more than 10 items" in result.refused["ease"]
+    assert set(result.per_week["family"]) == {"lightfm", "popularity"}
+    assert result.choice["family"] in {"lightfm", "popularity"}
+    assert result.to_record()["refused"] == result.refused

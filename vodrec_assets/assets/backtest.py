@@ -96,6 +96,9 @@ class BacktestConfig(dg.Config):
     # A challenger replaces LightFM only when its paired held-out advantage is at least this many
     # standard errors of the week-by-week differences.
     min_standard_errors: float = 1.0
+    # A challenger whose mean fit takes longer than this many seconds is not chosen (0: no budget), e.g.
+    # 1.5x today's weekly LightFM train + recommend at the production scale.
+    max_fit_seconds: float = 0.0
     lightfm_as_served: bool = True  # score the stored weekly LightFM models rather than refitting LightFM
     record_choice: bool = True  # write backtest/choice.json (false: compare only)
 
@@ -108,7 +111,7 @@ def run_backtest_on(artifacts: ArtifactStore, config: BacktestConfig) -> Backtes
                          allow_retries=False)
     reader = ArtifactWeekReader(artifacts)
     return backtest(reader, weeks, config.held_out_weeks, tuple(config.families), metric=config.metric,
-                    min_standard_errors=config.min_standard_errors,
+                    min_standard_errors=config.min_standard_errors, max_fit_seconds=config.max_fit_seconds or None,
                     served=reader.served_lightfm if config.lightfm_as_served else None)
 
 

@@ -49,7 +49,8 @@ def cli_backtest(args: argparse.Namespace) -> int:
     root = args.artifacts or str(settings.artifacts_dir())
     artifacts = LocalArtifactStore(root=root)
     config = BacktestConfig(held_out_weeks=args.held_out, families=args.families, metric=args.metric,
-                            min_standard_errors=args.min_se, lightfm_as_served=not args.refit_lightfm)
+                            min_standard_errors=args.min_se, lightfm_as_served=not args.refit_lightfm,
+                            max_fit_seconds=args.max_fit_seconds)
     started = time.perf_counter()
     try:
         result = run_backtest_on(artifacts, config)
@@ -72,6 +73,7 @@ def add_parser(sub: argparse._SubParsersAction, call) -> None:
     p.add_argument("--families", nargs="+", default=list(FAMILIES), choices=FAMILIES)
     p.add_argument("--metric", default="precision_at_10")
     p.add_argument("--min-se", type=float, default=1.0, help="paired SEs a challenger must win LightFM by")
+    p.add_argument("--max-fit-seconds", type=float, default=0.0, help="a challenger fitting slower is not chosen")
     p.add_argument("--refit-lightfm", action="store_true", help="refit LightFM cold instead of the served models")
     p.add_argument("--record", action="store_true", help="write backtest/choice.json for the weekly trained_model")
     p.add_argument("--json", action="store_true")

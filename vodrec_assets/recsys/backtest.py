@@ -152,7 +152,8 @@ def backtest(reader: WeekReader, weeks: list[str], held_out: int | list[str],
              families: tuple[str, ...] = FAMILIES, grids: dict[str, dict[str, list]] | None = None,
              base_params: dict[str, dict[str, Any]] | None = None, metric: str = "precision_at_10",
              incumbent: str = DEFAULT_FAMILY, min_standard_errors: float = 1.0,
-             measure_memory: bool = True, served: Callable[[str], ZooModel | None] | None = None) -> BacktestResult:
+             measure_memory: bool = True, served: Callable[[str], ZooModel | None] | None = None,
+             max_fit_seconds: float | None = None) -> BacktestResult:
     """Tune every family on the target weeks before the held-out ones, score it on the held-out ones.
 
     `weeks`: consecutive weekly partitions, oldest first, each with a score matrix and pairs; target
@@ -226,7 +227,7 @@ def backtest(reader: WeekReader, weeks: list[str], held_out: int | list[str],
     chosen = {f: p for f, p in chosen.items() if f not in refused}
     result = BacktestResult(tuning_targets, held, pd.DataFrame(tuning_rows), chosen, per_week, summary,
                             refused=refused)
-    result.choice = choose(summary, chosen, metric, incumbent, min_standard_errors)
+    result.choice = choose(summary, chosen, metric, incumbent, min_standard_errors, max_fit_seconds)
     return result
 
 
@@ -248,8 +249,22 @@ def summarize(per_week: pd.DataFrame, metric: str, incumbent: str) -> pd.DataFra
 
 
 def choose(summary: pd.DataFrame, chosen: dict[str, dict[str, Any]], metric: str, incumbent: str,
-           min_standard_errors: float) -> dict[str, Any]:
-    """The family to train every week and why."""
+           min_standard_errors: float, max_fit_seconds: float | None = None) -> dict[str, Any]:
+    """The family to train every week and why. With `max_fit_seconds`, a challenger whose mean fit took
+    longer is not eligible (the incumbent always is: it is what runs today)."""
+    too_slow: list[str] = []
+    if max_fit_seconds and not summary.empty:
+        slow = (summary["family"] != incumbent) & (summary["fit_seconds"] > max_fit_seconds)
+        too_slow = sorted(summary.loc[slow, "family"])
+        summary = summary[~slow]
+    choice = _choose(summary, chosen, metric, incumbent, min_standard_errors)
+    if too_slow:
+        choice["reason"] += f" (over the {max_fit_seconds:g} s fit budget: {', '.join(too_slow)})"
+    return choice
+
+
+def _choose(summary: pd.DataFrame, chosen: dict[str, dict[str, Any]], metric: str, incumbent: str,
+            min_standard_errors: float) -> dict[str, Any]:
     if summary.empty:
         return {"family": incumbent, "params": chosen.get(incumbent, DEFAULT_PARAMS[incumbent]),
                 "reason": "no held-out week could be scored: the incumbent stays"}

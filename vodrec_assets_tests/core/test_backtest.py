@@ -132,6 +132,15 @@ def test_a_challenger_must_win_by_the_required_paired_standard_errors():
     assert row["precision_at_10_diff_se"] == pytest.approx(np.std([0.010, -0.008, 0.001], ddof=1) / np.sqrt(3))
 
 
+def test_a_challenger_over_the_fit_budget_is_not_chosen():
+    params = {"lightfm": {}, "ease": {"l2": 1.0}}
+    clear = summary_of({"a": 0.004, "b": 0.005, "c": 0.006})
+    clear.loc[clear["family"] == "ease", "fit_seconds"] = 90.0
+    choice = bt.choose(clear, params, "precision_at_10", "lightfm", 1.0, max_fit_seconds=80.0)
+    assert choice["family"] == "lightfm" and "over the 80 s fit budget: ease" in choice["reason"]
+    assert bt.choose(clear, params, "precision_at_10", "lightfm", 1.0, max_fit_seconds=100.0)["family"] == "ease"
+
+
 def test_bad_week_ranges_are_refused():
     with pytest.raises(ValueError, match="no tuning week"):
         bt.backtest(RecordingReader(), WEEKS, 6, ("popularity",))

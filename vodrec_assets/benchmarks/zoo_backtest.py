@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from datetime import datetime, timezone
 
 from vodrec_assets import settings
 from vodrec_assets.recsys.zoo import FAMILIES
@@ -58,7 +59,8 @@ def cli_backtest(args: argparse.Namespace) -> int:
         raise SystemExit(f"{exc.description} under {root}: run `vodrec demo` first") from exc
     record = result.to_record() | {"seconds": time.perf_counter() - started}
     if args.record:
-        artifacts.write_json(BACKTEST_CHOICE_KEY, {**result.choice, "decided_at": "vodrec backtest",
+        decided_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        artifacts.write_json(BACKTEST_CHOICE_KEY, {**result.choice, "decided_at": f"{decided_at} (vodrec backtest)",
                                                    "held_out_weeks": result.held_out_weeks,
                                                    "tuning_weeks": result.tuning_weeks})
     print(json.dumps(record, indent=2, default=str) if args.json else

@@ -20,8 +20,7 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
-from vodrec_assets.assets.common import OWNERS
-from vodrec_assets.assets.common import rounded
+from vodrec_assets.assets.common import OWNERS, rounded
 from vodrec_assets.assets.evaluation import figure_png, finish_week_axes
 from vodrec_assets.assets.loaders import load_model, load_score_matrix
 from vodrec_assets.assets.training import BACKTEST_CHOICE_KEY

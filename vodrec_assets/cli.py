@@ -42,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scale", choices=SCALES, default="tiny", help="scale to generate when the source is empty")
     p.add_argument("--weeks", type=int, default=None, help="weeks to generate when the source is empty")
     p.add_argument("--limit-weeks", type=int, default=None, help="materialize only the first N weeks")
+    p.add_argument("--no-backtest", dest="backtest", action="store_false",
+                   help="skip the model zoo's backtest (and serving its choice) after the weeks")
     p.add_argument("--training-config", default=None, metavar="JSON",
                    help='trained_model hyperparameters, e.g. \'{"no_components": 64, "epochs": 60}\'')
     p.set_defaults(func=_call("vodrec_assets.demo:cli_demo"))
@@ -56,6 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--artifacts", help="artifact folder (default: VODREC_HOME/artifacts, what `vodrec demo` wrote)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_call("vodrec_assets.benchmarks.weekly_quality:cli_weekly_quality"))
+    from vodrec_assets.benchmarks.zoo_backtest import add_parser as add_backtest_parser
+    add_backtest_parser(sub, _call)
 
     p = sub.add_parser("bench", help="time one weekly partition stage by stage")
     p.add_argument("--scale", choices=SCALES, default="tiny")

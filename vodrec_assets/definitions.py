@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from vodrec_assets.assets import evaluation, features, ingestion, serving, training
+from vodrec_assets.assets import backtest, evaluation, features, ingestion, serving, training
 from vodrec_assets.checks import CHECK_JOBS, CHECKS
 from vodrec_assets.environments import alert_notifier, resources_for_environment
 from vodrec_assets.quality import QualityPolicy
@@ -13,9 +13,9 @@ from vodrec_assets.schedules import automation_sensor, publish_metrics_history, 
 from vodrec_assets.sensors import alert_on_failed_run, alert_on_model_not_promoted
 
 defs = dg.Definitions(
-    assets=dg.load_assets_from_modules([ingestion, features, training, evaluation, serving]),
+    assets=[*dg.load_assets_from_modules([ingestion, features, training, evaluation, serving]), backtest.model_zoo_backtest],
     asset_checks=CHECKS,
-    jobs=[weekly_retrain, publish_metrics_history, select_model, *CHECK_JOBS],
+    jobs=[weekly_retrain, publish_metrics_history, select_model, backtest.backtest_job, *CHECK_JOBS],
     schedules=[weekly_retrain_schedule],
     sensors=[automation_sensor, alert_on_failed_run, alert_on_model_not_promoted],
     resources={**resources_for_environment(), "quality": QualityPolicy(), "alerts": alert_notifier()},

@@ -120,6 +120,8 @@ def cli_demo(args: argparse.Namespace) -> int:
         else:
             status = "ok"
         print(f"  week {week}: {status} in {time.perf_counter() - t0:.1f}s", flush=True)
+    if getattr(args, "backtest", True) and not failures:
+        run_demo_backtest(defs, instance, weeks, run_config)
     history = defs.resolve_job_def("publish_metrics_history").execute_in_process(
         instance=instance, raise_on_error=False, run_config=QUIET_LOGS)
     unassigned = report_unassigned_rows(defs, instance)
@@ -145,6 +147,40 @@ def report_unassigned_rows(defs, instance) -> bool:
     meta = result.asset_materializations_for_node("unassigned_log_rows")[0].metadata
     print(f"log rows no week reads: {meta['rows'].value}, kept with their reason in {meta['path'].value}")
     return True
+
+
+DEMO_HELD_OUT_WEEKS = 6
+
+
+def run_demo_backtest(defs, instance, weeks: list[str], run_config: dict) -> None:
+    """Once the data allows (a tuning week, held-out weeks and the week before them), the zoo's backtest
+    (job `backtest`) over the newest weeks; when it chooses another family than LightFM, the newest
+    week is retrained with it, so the demo serves the chosen family (if the quality gate and the champion
+    rule let it) and the UI shows the comparison."""
+    held_out = min(DEMO_HELD_OUT_WEEKS, (len(weeks) - 1) // 2)
+    if held_out < 1:
+        print(f"backtest skipped: it needs at least 3 weeks, the demo has {len(weeks)}", flush=True)
+        return
+    t0 = time.perf_counter()
+    result = defs.resolve_job_def("backtest").execute_in_process(
+        instance=instance, raise_on_error=False,
+        run_config={**QUIET_LOGS, "ops": {"run_model_zoo_backtest": {"config": {"held_out_weeks": held_out}}}})
+    if not result.success:
+        print(f"backtest FAILED: {_failure_summary(result)}", flush=True)
+        return
+    from vodrec_assets.assets.training import BACKTEST_CHOICE_KEY
+
+    choice = defs.resources["artifacts"].read_json(BACKTEST_CHOICE_KEY)
+    print(f"backtest over {held_out} held-out weeks in {time.perf_counter() - t0:.1f}s: {choice['family']} "
+          f"({choice['reason']})", flush=True)
+    if choice["family"] == "lightfm" or run_config.get("ops", {}).get("trained_model", {}).get("config", {}).get("family"):
+        return
+    t0 = time.perf_counter()
+    week = weeks[-1]
+    rerun = defs.resolve_job_def("weekly_retrain").execute_in_process(
+        partition_key=week, instance=instance, raise_on_error=False, run_config=run_config)
+    print(f"  week {week} retrained with {choice['family']}: {week_outcome(rerun)} in "
+          f"{time.perf_counter() - t0:.1f}s", flush=True)
 
 
 def weekly_run_config(training_json: str | None) -> dict:

@@ -124,12 +124,22 @@ champion_history = sa.Table(
     sa.Column("decided_at", sa.String(32), nullable=False),
 )
 
+# The model family (recsys/zoo.py) behind each week's published recommendations, for `GET /model`.
+model_families = sa.Table(
+    "model_families",
+    metadata,
+    sa.Column("week", sa.String(10), primary_key=True),
+    sa.Column("family", sa.String(32), nullable=False),
+    sa.Column("params", sa.String(1000), nullable=False),  # JSON
+)
+
 SOURCE_TABLES = ("userinfo", "vodinfo", "vods_sumut", "contlog")
-SERVING_TABLES = ("recommendations", "popular_programs", "metrics_history", "champion_history")
+SERVING_TABLES = ("recommendations", "popular_programs", "metrics_history", "champion_history", "model_families")
 LOG_TABLES = ("vods_sumut", "contlog")
 TABLES = {
     t.name: t
-    for t in (userinfo, vodinfo, vods_sumut, contlog, recommendations, popular_programs, metrics_history, champion_history)
+    for t in (userinfo, vodinfo, vods_sumut, contlog, recommendations, popular_programs, metrics_history, champion_history,
+              model_families)
 }
 
 

@@ -20,6 +20,7 @@ from vodrec_assets.recsys.matrix import ScoreMatrix
 from vodrec_assets.recsys.metrics import legacy_diversity
 from vodrec_assets.recsys.model import EmbeddingModel, LightFMConfig
 from vodrec_assets.recsys.topk import NO_ITEM, recommend_top_k
+from vodrec_assets.recsys.zoo import fit_family
 from vodrec_assets.resources import ArtifactStore, SourceDatabase
 
 LEGACY_SAMPLE_USERS = 2000
@@ -80,6 +81,7 @@ def weekly_metrics(context: dg.AssetExecutionContext, artifacts: ArtifactStore,
         prev_matrix = load_score_matrix(artifacts, prev)
         week_pairs = artifacts.read_parquet(f"weekly_pair_stats/{week}.parquet")
         next_week = next_week_protocol(prev_model, prev_matrix, week_pairs)
+        notes["next_week_model_family"] = prev_model.family
         if next_week:
             metrics |= {k: v for k, v in next_week.items() if k != "users" and k != "popularity_users"}
             metrics["next_week_users"] = float(next_week["users"])
@@ -97,7 +99,11 @@ def weekly_metrics(context: dg.AssetExecutionContext, artifacts: ArtifactStore,
     started = time.perf_counter()
     matrix = load_score_matrix(artifacts, week)
     model, _, _ = load_model(artifacts, week)
-    holdout = holdout_protocol(matrix, LightFMConfig(**model.config))
+    if model.family == "lightfm":
+        holdout = holdout_protocol(matrix, LightFMConfig(**model.config))
+    else:  # the week's family refitted on the 75 %, with the week's hyperparameters
+        holdout = holdout_protocol(matrix, None, fit=lambda m, train, weights: fit_family(
+            model.family, m, model.config, train, weights))
     seconds["holdout_protocol_seconds"] = time.perf_counter() - started
     if matrix.shape[0] > HOLDOUT_MAX_USERS:
         notes["holdout_protocol"] = (f"estimated on a fixed random sample of {HOLDOUT_MAX_USERS:,} of the "
@@ -109,11 +115,12 @@ def weekly_metrics(context: dg.AssetExecutionContext, artifacts: ArtifactStore,
     metrics = {k: float(v) for k, v in metrics.items() if v is not None and math.isfinite(float(v))}
     gate_passed, gate_reason = quality.gate(metrics)
     artifacts.write_json(f"weekly_metrics/{week}.json", {
-        "week": week, "metrics": metrics, "notes": notes,
+        "week": week, "model_family": model.family, "metrics": metrics, "notes": notes,
         "quality_gate_passed": gate_passed, "quality_gate_reason": gate_reason,
     })
     # The protocols' seconds are metadata, not metrics: the gate and the history never see them.
-    return dg.MaterializeResult(metadata=rounded({**metrics, **notes, **seconds, "quality_gate": gate_reason}))
+    return dg.MaterializeResult(metadata=rounded({**metrics, **notes, **seconds, "quality_gate": gate_reason,
+                                                  "model_family": model.family}))
 
 
 def load_weekly_metrics(artifacts: ArtifactStore) -> list[dict]:
@@ -153,13 +160,24 @@ def plot_history(history: pd.DataFrame, dpi: int = 100) -> bytes:
                 if col in history and history[col].notna().any():
                     ax.plot(weeks, history[col], style, color=color, alpha=1.0 if not who else 0.7,
                             label=f"{'model' if not who else 'popularity'} {metric}")
-        ax.set_title(title)
-        ax.set_xlabel("week (Monday)")
+        finish_week_axes(ax, title)
         stride = max(1, -(-len(weeks) // 12))  # at most 12 labelled weeks, each on its Monday
         ax.set_xticks(weeks[::stride], history["week"].astype(str)[::stride])
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-        ax.tick_params(axis="x", rotation=45)
+    return figure_png(fig, dpi)
+
+
+def finish_week_axes(ax, title: str) -> None:
+    ax.set_title(title)
+    ax.set_xlabel("week (Monday)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.tick_params(axis="x", rotation=45)
+
+
+def figure_png(fig, dpi: int = 100) -> bytes:
+    """The figure as PNG bytes without a timestamp or version (re-runs write the same bytes); closed."""
+    import matplotlib.pyplot as plt
+
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})

@@ -1,6 +1,7 @@
 """Serving: every subscriber's top 10 for the week, written to Parquet and the recommendations table."""
 
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -68,6 +69,7 @@ def recommendations(context: dg.AssetExecutionContext, artifacts: ArtifactStore,
         "short_lists": int(np.sum(np.asarray(per_user) < TOP_K)) if len(frame) else 0,
         "distinct_programs": int(frame["program_id"].nunique()),
         "catalog_coverage": float(frame["program_id"].nunique() / max(computed.recommendable, 1)),
+        "model_family": computed.family,
         "path": artifacts.uri(f"recommendations/{week}.parquet"),
         **{f"redis_{k}": v for k, v in redis_figures.items()},
     }))
@@ -82,6 +84,8 @@ class WeekRecommendations:
     popular: pd.DataFrame
     subscribers: int
     recommendable: int
+    family: str = "lightfm"
+    params: dict | None = None
 
 
 def compute_recommendations(artifacts: ArtifactStore, week: str) -> WeekRecommendations:
@@ -102,7 +106,8 @@ def compute_recommendations(artifacts: ArtifactStore, week: str) -> WeekRecommen
         "program_id": item_ids[popular.items[0][valid]].astype(np.int64),
         "score": popular.scores[0][valid].astype(np.float64),
     })
-    return WeekRecommendations(week, frame, popular_frame, int(len(user_ids)), int(matrix.item_allowed.sum()))
+    return WeekRecommendations(week, frame, popular_frame, int(len(user_ids)), int(matrix.item_allowed.sum()),
+                               model.family, dict(model.config))
 
 
 def publish_recommendations(artifacts: ArtifactStore, source_db: SourceDatabase, recs: WeekRecommendations) -> int:
@@ -111,6 +116,8 @@ def publish_recommendations(artifacts: ArtifactStore, source_db: SourceDatabase,
     artifacts.write_parquet(f"recommendations/{recs.week}.parquet", recs.frame)
     written = source_db.replace_week_rows("recommendations", recs.week, recs.frame)
     source_db.replace_week_rows("popular_programs", recs.week, recs.popular)
+    source_db.replace_week_rows("model_families", recs.week, pd.DataFrame(
+        {"week": [recs.week], "family": [recs.family], "params": [json.dumps(recs.params, sort_keys=True)[:1000]]}))
     return written
 
 

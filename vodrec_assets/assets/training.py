@@ -7,12 +7,13 @@ import dagster as dg
 import numpy as np
 
 from vodrec_assets.assets.common import io_retry_policy, rounded, weekly_asset_kwargs
-from vodrec_assets.assets.loaders import load_lightfm_state, load_score_matrix, save_lightfm_state, save_model
+from vodrec_assets.assets.loaders import load_lightfm_state, load_score_matrix, retire_lightfm_state, save_lightfm_state, save_model, save_zoo_model
 from vodrec_assets.partitions import previous_week, previous_week_mapping, weekly_partitions
 from vodrec_assets.recsys.evaluation import fit_on
 from vodrec_assets.recsys.matrix import ScoreMatrix
 from vodrec_assets.recsys.model import LightFMConfig
 from vodrec_assets.recsys.selection import search
+from vodrec_assets.recsys.zoo import fit_family, params_for
 from vodrec_assets.recsys.warm_start import LightFMState, carry_over, column_keys, pairs_watched_in
 from vodrec_assets.resources import ArtifactStore
 
@@ -40,9 +41,17 @@ class TrainingConfig(dg.Config):
     # (docs/quality.md, "Warm start"). A week without a usable previous model is fitted cold.
     warm_start: bool = True
     warm_start_epochs: int = 5
+    # The model family (recsys/zoo.py: lightfm, ease, ials, item_knn, popularity, lightfm_ease_blend).
+    # Empty: the family and hyperparameters the newest backtest chose (backtest/choice.json, job
+    # `backtest`), or LightFM when no backtest has chosen. `family_params` override the family's
+    # hyperparameters (the LightFM fields above are LightFM's, also the blend's LightFM part).
+    family: str = ""
+    family_params: dict[str, float] = {}
+    use_backtest_choice: bool = True
 
     def to_lightfm(self) -> LightFMConfig:
-        return LightFMConfig(**self.model_dump(exclude={"use_model_selection", "warm_start", "warm_start_epochs"}))
+        return LightFMConfig(**self.model_dump(exclude={"use_model_selection", "warm_start", "warm_start_epochs",
+                                                        "family", "family_params", "use_backtest_choice"}))
 
 
 @dg.asset(
@@ -61,6 +70,9 @@ def trained_model(context: dg.AssetExecutionContext, config: TrainingConfig, art
     `lightfm_training`)."""
     week = context.partition_key
     matrix = load_score_matrix(artifacts, week)
+    family, family_params, family_source = weekly_family(config, artifacts)
+    if family != "lightfm":
+        return _train_other_family(context, config, artifacts, matrix, family, family_params, family_source)
     lightfm_config = config.to_lightfm()
     config_source = "run config"
     if config.use_model_selection:
@@ -86,6 +98,8 @@ def trained_model(context: dg.AssetExecutionContext, config: TrainingConfig, art
                        lightfm_config.to_dict())
     n_users, n_items = matrix.shape
     return dg.MaterializeResult(metadata=rounded({
+        "model_family": "lightfm",
+        "family_source": family_source,
         **{f"hp_{k}": v for k, v in lightfm_config.to_dict().items()},
         **warm,
         "fit_epochs": int(fit_config.epochs),
@@ -95,6 +109,52 @@ def trained_model(context: dg.AssetExecutionContext, config: TrainingConfig, art
         "programs": n_items,
         "fit_seconds": float(model.fit_seconds),
         "config_source": config_source,
+        "path": path,
+    }))
+
+
+BACKTEST_CHOICE_KEY = "backtest/choice.json"
+
+
+def weekly_family(config: TrainingConfig, artifacts: ArtifactStore) -> tuple[str, dict, str]:
+    """The family to train, its hyperparameter overrides and where they came from: the run config's
+    `family`, else the recorded backtest choice (an undeclared read of `backtest/choice.json`: the
+    backtest is an on-demand job, not an asset this one depends on), else LightFM."""
+    overrides = dict(config.family_params)
+    if config.family:
+        params_for(config.family, overrides)  # refuses an unknown family or hyperparameter before any work
+        return config.family, overrides, "run config"
+    if config.use_backtest_choice and artifacts.exists(BACKTEST_CHOICE_KEY):
+        choice = artifacts.read_json(BACKTEST_CHOICE_KEY)
+        family = choice["family"]
+        if family == "lightfm":  # the weekly LightFM keeps its run-config hyperparameters and warm start
+            return family, {}, f"backtest choice of {choice.get('decided_at', '?')}"
+        params = {k: v for k, v in choice.get("params", {}).items() if k != "lightfm"} | overrides
+        params_for(family, params)
+        return family, params, f"backtest choice of {choice.get('decided_at', '?')}"
+    return "lightfm", {}, "default (no backtest choice recorded)"
+
+
+def _train_other_family(context: dg.AssetExecutionContext, config: TrainingConfig, artifacts: ArtifactStore,
+                        matrix: ScoreMatrix, family: str, params: dict, family_source: str) -> dg.MaterializeResult:
+    """A zoo family other than LightFM, fitted on the whole window; the blend's LightFM part is the run
+    config's LightFM, fitted cold. No LightFM state is stored: next week's LightFM (if any) fits cold."""
+    week = context.partition_key
+    if family == "lightfm_ease_blend":
+        params = params | {"lightfm": config.to_lightfm().to_dict()}
+    model = fit_family(family, matrix, params)
+    path = save_zoo_model(artifacts, week, model, matrix, {"config_source": family_source})
+    retire_lightfm_state(artifacts, week, family)
+    n_users, n_items = matrix.shape
+    return dg.MaterializeResult(metadata=rounded({
+        "model_family": family,
+        "family_source": family_source,
+        **{f"hp_{k}": v for k, v in model.params.items() if isinstance(v, (int, float, str, bool))},
+        "pairs": int(matrix.interactions.nnz),
+        "subscribers": n_users,
+        "programs": n_items,
+        "fit_seconds": float(model.fit_seconds),
+        "config_source": family_source,
         "path": path,
     }))
 

@@ -23,7 +23,8 @@ import scipy.sparse as sp
 from vodrec_assets.recsys.baselines import ease_scorer, item_knn_scorer, popularity_scorer
 from vodrec_assets.recsys.metrics import ranking_metrics
 from vodrec_assets.recsys.model import LightFMConfig, fit_lightfm, with_identity
-from vodrec_assets.recsys.topk import ScoreBlock, recommend_top_k
+from vodrec_assets.recsys.topk import ScoreBlock, embedding_scorer, recommend_top_k
+from vodrec_assets.recsys.zoo import DEFAULT_PARAMS, MinMaxBlend, fit_ials, params_for
 
 K = 10
 TRAIN_FILE, TEST_FILE, ITEM_FILE, USER_FILE = "ua.base", "ua.test", "u.item", "u.user"
@@ -229,8 +230,8 @@ def fit_hybrid(data: MovieLensData, setup: HybridSetup, seed: int = 0):
                        user_features=uf, item_features=itf)
 
 
-MODELS = ("popularity", "item_knn", "ease", "lightfm_default", "lightfm_best")
-SEEDED = ("lightfm_default", "lightfm_best")  # the baselines are deterministic
+MODELS = ("popularity", "item_knn", "ease", "ials", "lightfm_default", "lightfm_best", "lightfm_ease_blend")
+SEEDED = ("lightfm_default", "lightfm_best", "lightfm_ease_blend")  # the others are deterministic
 METRIC_KEYS = ("precision_at_10", "recall_at_10", "map_at_10", "ndcg_at_10")
 
 
@@ -249,6 +250,16 @@ def _fit_and_score(name: str, data: MovieLensData, seed: int) -> tuple[dict[str,
         scorer = fit_lightfm(binary, replace(LightFMConfig(), random_state=seed), weights=data.train).scorer()
     elif name == "lightfm_best":
         scorer = fit_hybrid(data, BEST_MOVIELENS_CONFIG, seed).scorer()
+    elif name == "ials":
+        # The zoo's iALS with its default (untuned here) hyperparameters; confidence from the rating / 5.
+        params = params_for("ials")
+        arrays = fit_ials(binary, data.train / np.float32(5.0), params)
+        scorer = embedding_scorer(arrays["user_factors"], arrays["item_factors"])
+    elif name == "lightfm_ease_blend":
+        # The zoo's blend of the two best models here, at its default weight 0.5.
+        weight = DEFAULT_PARAMS["lightfm_ease_blend"]["weight"]
+        scorer = MinMaxBlend(fit_hybrid(data, BEST_MOVIELENS_CONFIG, seed).scorer(), ease_scorer(binary, l2=EASE_L2),
+                             weight)
     else:
         raise ValueError(f"unknown model {name!r}")
     fit_s = time.perf_counter() - started

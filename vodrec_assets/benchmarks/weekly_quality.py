@@ -2,7 +2,7 @@
 
 Reads what the weekly assets stored (each week's score matrix, trained model and pair statistics) and,
 for every week W whose previous week W-1 has a model, ranks programs for W's active subscribers with
-W-1's LightFM model, popularity, item-kNN and EASE, all fitted on W-1's window only and all scored by
+W-1's stored weekly model (LightFM, or `weekly_<family>` when another family was trained), popularity, item-kNN and EASE, all fitted on W-1's window only and all scored by
 the same code as `weekly_metrics` (`next_week_targets` + `evaluate_scorer`). Run it after `vodrec demo`.
 """
 
@@ -38,8 +38,10 @@ def next_week_comparison(artifacts: ArtifactStore, prev: str, week: str) -> dict
     if len(users) == 0:
         return {}
     train = matrix.interactions
+    # The stored weekly model is LightFM unless a backtest choice or the run config trained another family.
+    weekly = "lightfm" if model.family == "lightfm" else f"weekly_{model.family}"
     scorers = {
-        "lightfm": lambda: model.scorer(),
+        weekly: lambda: model.scorer(),
         "popularity": lambda: popularity_scorer(train),
         "item_knn": lambda: item_knn_scorer(train),
     }
@@ -69,14 +71,16 @@ def run(artifacts: ArtifactStore) -> dict:
 
 
 def format_table(result: dict) -> str:
-    lines = [f"{'week':<12}" + "".join(f"{m + ' P@10':>17}" for m in MODELS)]
+    found = {m for models in result["weeks"].values() for m in models}
+    names = [m for m in MODELS if m in found] + sorted(found - set(MODELS))
+    lines = [f"{'week':<12}" + "".join(f"{m + ' P@10':>17}" for m in names)]
     for week, models in result["weeks"].items():
         lines.append(f"{week:<12}" + "".join(
-            f"{models[m]['precision_at_10']:>17.4f}" if m in models else f"{'-':>17}" for m in MODELS))
+            f"{models[m]['precision_at_10']:>17.4f}" if m in models else f"{'-':>17}" for m in names))
     lines.append("")
     lines.append(f"{'mean over ' + str(len(result['weeks'])) + ' weeks':<24}" + "".join(f"{k:>12}" for k in
                                                                        ("P@10", "R@10", "MAP@10", "NDCG@10", "coverage")))
-    for m in MODELS:
+    for m in names:
         if m in result["mean"]:
             lines.append(f"{m:<24}" + "".join(f"{result['mean'][m][k]:>12.4f}" for k in METRICS))
     return "\n".join(lines)

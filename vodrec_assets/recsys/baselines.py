@@ -20,7 +20,11 @@ KNN_BLOCK_ROWS = 1024
 EASE_MAX_ITEMS = 20_000
 
 
-def _binary(train: sp.spmatrix) -> sp.csr_matrix:
+class CatalogueTooLarge(ValueError):
+    """A model that cannot be fitted on this many items (EASE's dense inverse)."""
+
+
+def binary_positives(train: sp.spmatrix) -> sp.csr_matrix:
     x = sp.csr_matrix(train, dtype=np.float32, copy=True)
     x.eliminate_zeros()
     x.data[:] = 1.0
@@ -73,7 +77,7 @@ def cosine_neighbours(train: sp.spmatrix, neighbours: int = 100, shrink: float =
         raise ValueError(f"neighbours must be >= 1, got {neighbours}")
     if shrink < 0:
         raise ValueError(f"shrink must be >= 0, got {shrink}")
-    x = _binary(train)
+    x = binary_positives(train)
     n_items = x.shape[1]
     xt = sp.csr_matrix(x.T)
     norms = np.sqrt(np.asarray(x.sum(axis=0), dtype=np.float64).ravel())
@@ -110,17 +114,17 @@ def cosine_neighbours(train: sp.spmatrix, neighbours: int = 100, shrink: float =
 def item_knn_scorer(train: sp.spmatrix, neighbours: int = 100, shrink: float = 0.0) -> ItemItemScorer:
     """Item-based kNN: a user's score for item j sums the cosine similarities to j of the items the
     user interacted with, each item contributing only to its `neighbours` nearest items."""
-    x = _binary(train)
+    x = binary_positives(train)
     return ItemItemScorer(x, cosine_neighbours(x, neighbours, shrink))
 
 
 def ease_weights(train: sp.spmatrix, l2: float = 500.0, max_items: int = EASE_MAX_ITEMS) -> np.ndarray:
     """EASE (Steck 2019) closed form: P = (XᵀX + λI)⁻¹, B = I − P · diag(1/diag(P)), so diag(B) = 0.
     Dense items x items: refuses more than `max_items` items."""
-    x = _binary(train)
+    x = binary_positives(train)
     n_items = x.shape[1]
     if n_items > max_items:
-        raise ValueError(
+        raise CatalogueTooLarge(
             f"EASE needs a dense {n_items} x {n_items} item matrix and its inverse; refusing more than "
             f"{max_items} items (use item_knn_scorer or LightFM, or raise max_items knowingly)"
         )
@@ -136,5 +140,5 @@ def ease_weights(train: sp.spmatrix, l2: float = 500.0, max_items: int = EASE_MA
 
 def ease_scorer(train: sp.spmatrix, l2: float = 500.0, max_items: int = EASE_MAX_ITEMS) -> ItemItemScorer:
     """EASE: score(u, ·) = x_u B with B the closed-form item-item weights (see `ease_weights`)."""
-    x = _binary(train)
+    x = binary_positives(train)
     return ItemItemScorer(x, ease_weights(x, l2, max_items))

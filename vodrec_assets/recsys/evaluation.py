@@ -5,6 +5,8 @@ Both score the model and a popularity baseline the same way, so the two are comp
 
 from __future__ import annotations
 
+from typing import Any, Callable
+
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
@@ -34,13 +36,28 @@ def evaluate_scorer(
     exclude: sp.csr_matrix,
     allowed: np.ndarray,
     k: int = K,
+    novelty_of: sp.csr_matrix | None = None,
 ) -> dict[str, float]:
-    """Accuracy and beyond-accuracy metrics of `scorer` for `users` (rows of `relevant`/`exclude`)."""
+    """Accuracy and beyond-accuracy metrics of `scorer` for `users` (rows of `relevant`/`exclude`);
+    with `novelty_of` (the training matrix) also `novelty`, measured against its popularity."""
     top = recommend_top_k(scorer, exclude.shape[0], k, exclude=exclude, allowed_items=allowed, users=users)
     out = ranking_metrics(top.items, relevant, k)
     out["catalog_coverage"] = catalog_coverage(top.items, int(allowed.sum()))
     out["personalization"] = personalization(top.items, relevant.shape[1], k)
+    if novelty_of is not None:
+        out["novelty"] = novelty(top.items, novelty_of)
     return out
+
+
+def novelty(items: np.ndarray, train: sp.spmatrix) -> float:
+    """Mean self-information −log2(share of the training subscribers who watched it) of the recommended
+    programs; a program nobody watched counts as watched by one."""
+    valid = items >= 0
+    if not valid.any():
+        return 0.0
+    counts = np.asarray((sp.csr_matrix(train) != 0).sum(axis=0), np.float64).ravel()
+    share = np.maximum(counts[items[valid]], 1.0) / max(train.shape[0], 1)
+    return float(np.mean(-np.log2(share)))
 
 
 def _prefixed(metrics: dict[str, float], prefix: str) -> dict[str, float]:
@@ -77,16 +94,18 @@ def fit_on(matrix: ScoreMatrix, interactions: sp.csr_matrix, weights: sp.csr_mat
     )
 
 
-def holdout_protocol(matrix: ScoreMatrix, config: LightFMConfig, test_size: float = 0.25, seed: int = 0,
-                     max_users: int = HOLDOUT_MAX_USERS) -> dict[str, float]:
+def holdout_protocol(matrix: ScoreMatrix, config: LightFMConfig | None, test_size: float = 0.25, seed: int = 0,
+                     max_users: int = HOLDOUT_MAX_USERS,
+                     fit: Callable[[ScoreMatrix, sp.csr_matrix, sp.csr_matrix], Any] | None = None) -> dict[str, float]:
     """`holdout_*` and `holdout_popularity_*` metrics, on a model trained on the other 75 %; on a fixed
-    sample of `max_users` subscribers (seed `seed`) when the matrix has more."""
+    sample of `max_users` subscribers (seed `seed`) when the matrix has more. The model is LightFM with
+    `config`, or what `fit(matrix, train_interactions, train_weights)` returns (a zoo family)."""
     matrix = matrix.subscriber_sample(max_users, seed)
     train, train_weights, test = holdout_split(matrix, test_size, seed)
     users = np.flatnonzero(np.diff(test.indptr) > 0)
     if len(users) == 0:
         return {}
-    model = fit_on(matrix, train, train_weights, config)
+    model = fit_on(matrix, train, train_weights, config) if fit is None else fit(matrix, train, train_weights)
     relevant = test[users]
     out = _prefixed(evaluate_scorer(model.scorer(), users, relevant, train, matrix.item_allowed), "holdout_")
     pop = evaluate_scorer(popularity_scorer(train), users, relevant, train, matrix.item_allowed)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import scipy.sparse as sp
@@ -36,6 +36,8 @@ class LightFMConfig:
 @dataclass
 class EmbeddingModel:
     """A trained factor model as arrays: score(u, i) = user_factors[u] . item_factors[i] + biases."""
+
+    family: ClassVar[str] = "lightfm"  # the zoo's name for it (recsys/zoo.py)
 
     user_factors: np.ndarray  # float32 [n_users, d]
     user_bias: np.ndarray  # float32 [n_users]

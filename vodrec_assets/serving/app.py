@@ -81,6 +81,9 @@ class NextWeekEvaluation(BaseModel):
 
 class ModelResponse(BaseModel):
     champion_week: str = Field(description="the week whose model is served")
+    model_family: str | None = Field(default=None, description="the served model's family (lightfm, ease, ials, "
+                                     "item_knn, popularity, lightfm_ease_blend); null for weeks published before "
+                                     "families were recorded")
     promoted_at: str | None = Field(description="when that week's model was promoted (decided_at)")
     promotion_reason: str | None
     latest_decision: Decision = Field(description="the newest champion_history row, which names the champion")
@@ -365,6 +368,7 @@ def create_app(url: str, refresh_seconds: float = DEFAULT_REFRESH_SECONDS, redis
         promo = served.promotion
         return ModelResponse(
             champion_week=week,
+            model_family=store.week_family(engine, week),
             promoted_at=str(promo["decided_at"]) if promo else None,
             promotion_reason=str(promo["reason"]) if promo else None,
             latest_decision=_decision(served.decision),

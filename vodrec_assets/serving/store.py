@@ -238,6 +238,16 @@ def week_metrics(engine: sa.Engine, week: str) -> dict[str, float]:
         return {str(m): float(v) for m, v in rows if v is not None}
 
 
+def week_family(engine: sa.Engine, week: str) -> str | None:
+    """The model family whose recommendations `week` published (None before the zoo recorded it)."""
+    table = schema.model_families
+    with engine.connect() as conn:
+        if not sa.inspect(conn).has_table(table.name):
+            return None
+        return conn.execute(sa.select(table.c.family).where(table.c.week == sa.bindparam("w")),
+                            {"w": week}).scalar_one_or_none()
+
+
 def next_metrics_week(engine: sa.Engine, week: str) -> str | None:
     """The first week after `week` with metrics: its next-week keys score `week`'s model."""
     with engine.connect() as conn:

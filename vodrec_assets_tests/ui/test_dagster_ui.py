@@ -130,7 +130,8 @@ def test_the_ui_shows_only_weeks_with_data(ui):
 
 def test_materialize_all_for_the_two_newest_weeks_succeeds(ui, page):
     page.goto(f"{ui.url}/asset-groups")
-    page.get_by_role("button", name="Materialize all…").click()
+    # "Materialize all…", or "Materialize all (13)…" when a non-materializable asset is in view
+    page.locator("button", has_text=re.compile(r"^Materialize all")).first.click()
     dialog = page.get_by_role("dialog")
     dialog.get_by_text("Partition selection").wait_for()
     dialog.get_by_placeholder("ex: 2023-08-07", exact=False).fill(f"[{DEMO_WEEKS[-2]}...{DEMO_WEEKS[-1]}]")

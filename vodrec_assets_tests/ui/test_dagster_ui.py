@@ -13,6 +13,7 @@ Screenshots go to docs/img/ui-*.png (the README and docs show them).
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import time

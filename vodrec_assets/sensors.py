@@ -26,8 +26,9 @@ FAILED_RUN_TITLES = {
 
 def describe_failed_run(instance: dg.DagsterInstance, run: dg.DagsterRun) -> Alert:
     """The alert for one failed run, read from its event log."""
-    failed_steps = {r.event_log_entry.dagster_event.step_key
-                    for r in instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.STEP_FAILURE).records}
+    failures = [r.event_log_entry.dagster_event
+                for r in instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.STEP_FAILURE).records]
+    failed_steps = {event.step_key for event in failures}
     checks = []
     for record in instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION).records:
         evaluation = record.event_log_entry.dagster_event.event_specific_data
@@ -37,10 +38,8 @@ def describe_failed_run(instance: dg.DagsterInstance, run: dg.DagsterRun) -> Ale
     kind = classify_failed_run(failed_steps, checks)
     week = run.tags.get("dagster/partition")
     if kind == "failed":
-        failures = instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.STEP_FAILURE).records
-        messages = [f"{r.event_log_entry.dagster_event.step_key}: "
-                    f"{r.event_log_entry.dagster_event.event_specific_data.error.message.strip()[:300]}"
-                    for r in failures] or ["the run failed before any step (see its logs)"]
+        messages = [f"{event.step_key}: {event.event_specific_data.error.message.strip()[:300]}"
+                    for event in failures] or ["the run failed before any step (see its logs)"]
         detail = "; ".join(messages)
     else:
         detail = "; ".join(f"{c.asset} {c.check}: {c.description}" for c in checks)

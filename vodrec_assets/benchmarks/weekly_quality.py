@@ -15,7 +15,7 @@ import time
 import pandas as pd
 
 from vodrec_assets import settings
-from vodrec_assets.assets.loaders import load_model, load_score_matrix
+from vodrec_assets.artifacts import load_model, load_score_matrix
 from vodrec_assets.recsys.baselines import EASE_MAX_ITEMS, ease_scorer, item_knn_scorer, popularity_scorer
 from vodrec_assets.recsys.evaluation import evaluate_scorer, next_week_targets
 from vodrec_assets.resources import ArtifactStore, LocalArtifactStore

@@ -22,8 +22,8 @@ from vodrec_assets import settings
 
 
 def run(folder: str, week: str, ials_threads: int) -> dict:
-    from vodrec_assets.assets.loaders import load_score_matrix
-    from vodrec_assets.assets.training import TrainingConfig, warm_start_state
+    from vodrec_assets.artifacts import load_score_matrix
+    from vodrec_assets.defs.training.assets import TrainingConfig, warm_start_state
     from vodrec_assets.recsys.evaluation import fit_on
     from vodrec_assets.recsys.topk import recommend_top_k
     from vodrec_assets.recsys.warm_start import pairs_watched_in

@@ -16,6 +16,7 @@ from dagster_aws.s3 import S3Resource
 
 from vodrec_assets import settings
 from vodrec_assets.alerts import AlertNotifier
+from vodrec_assets.quality import QualityPolicy
 from vodrec_assets.resources import LocalArtifactStore, S3ArtifactStore, ServingRedis, SourceDatabase
 
 
@@ -96,3 +97,12 @@ def alert_notifier() -> AlertNotifier:
         field: dg.EnvVar.int(var) if field == "smtp_port" else dg.EnvVar(var)
         for field, var in ALERT_SETTINGS.items() if os.environ.get(var)
     })
+
+
+@dg.definitions
+def resources() -> dg.Definitions:
+    """The resources every asset, check and sensor of the code location binds: the environment's source
+    database, artifact store and Redis, the quality policy, and the alert targets. A function, so the
+    environment is read when the code location loads, not when this module is imported."""
+    return dg.Definitions(resources={**resources_for_environment(), "quality": QualityPolicy(),
+                                     "alerts": alert_notifier()})

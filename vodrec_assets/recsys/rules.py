@@ -1,5 +1,5 @@
 """The data-quality rules behind the asset checks, as plain functions of data: testable on crafted
-frames without Dagster. Each returns a Verdict; checks.py turns it into an AssetCheckResult."""
+frames without Dagster. Each returns a Verdict; the checks beside each domain (defs/<domain>/checks.py) turn it into an AssetCheckResult."""
 
 from dataclasses import dataclass, field
 from typing import Any

@@ -4,12 +4,12 @@ on-demand backtest job records that choice and reports the comparison."""
 import dagster as dg
 import pytest
 
-from vodrec_assets.assets.backtest import BACKTEST_ASSET, backtest_job
-from vodrec_assets.assets.loaders import load_lightfm_state, load_model
-from vodrec_assets.assets.training import BACKTEST_CHOICE_KEY
+from vodrec_assets.defs.training.backtest import BACKTEST_ASSET, backtest_job
+from vodrec_assets.artifacts import load_lightfm_state, load_model
+from vodrec_assets.defs.training.assets import BACKTEST_CHOICE_KEY
 from vodrec_assets.quality import QualityPolicy
 from vodrec_assets.recsys.zoo import ZooModel
-from vodrec_assets.schedules import weekly_retrain
+from vodrec_assets.defs.jobs import weekly_retrain
 
 from .conftest import ASSETS, WEEKS, Workspace
 from .test_warm_start_asset import _train

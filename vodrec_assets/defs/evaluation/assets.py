@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 
 from vodrec_assets import schema
-from vodrec_assets.assets.common import OWNERS, io_retry_policy, rounded, weekly_asset_kwargs
-from vodrec_assets.assets.loaders import load_model, load_score_matrix
+from vodrec_assets.asset_defaults import OWNERS, io_retry_policy, rounded, weekly_asset_kwargs
+from vodrec_assets.artifacts import load_model, load_score_matrix
 from vodrec_assets.partitions import previous_week, weekly_partitions
 from vodrec_assets.quality import QualityPolicy
 from vodrec_assets.recsys.evaluation import HOLDOUT_MAX_USERS, NEXT_WEEK_MAX_USERS, holdout_protocol, next_week_protocol
@@ -187,7 +187,7 @@ def figure_png(fig, dpi: int = 100) -> bytes:
 
 # Dagster's eager() also waits until no week of weekly_metrics is missing, which a week blocked at
 # ingestion keeps true for ever; this refreshes after any change once no run or backfill writes the metrics
-# (so once per backfill), evaluated by the automation sensor in schedules.py.
+# (so once per backfill), evaluated by the automation sensor in defs/sensors.py.
 REFRESH_AFTER_WEEKLY_METRICS = (
     (dg.AutomationCondition.newly_missing() | dg.AutomationCondition.any_deps_updated()).since_last_handled()
     & ~dg.AutomationCondition.any_deps_in_progress()

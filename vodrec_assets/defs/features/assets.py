@@ -8,7 +8,7 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
-from vodrec_assets.assets.common import data_errors_not_retried, rounded, week_of, weekly_asset_kwargs
+from vodrec_assets.asset_defaults import data_errors_not_retried, rounded, week_of, weekly_asset_kwargs
 from vodrec_assets.partitions import lookback_mapping, window_weeks
 from vodrec_assets.recsys.cleaning import (
     CLICK_NUMERIC, CLICK_OTHER_NUMERIC, REASONS, WATCH_NUMERIC, WATCH_OTHER_NUMERIC, validate_logs, weekly_pair_stats as reduce_week, write_window_ratings,

@@ -10,7 +10,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from vodrec_assets.assets.common import OWNERS, data_errors_not_retried, io_retry_policy, week_of, weekly_asset_kwargs
+from vodrec_assets.asset_defaults import OWNERS, data_errors_not_retried, io_retry_policy, week_of, weekly_asset_kwargs
 from vodrec_assets.partitions import END_DATE, week_bounds, weekly_partitions
 from vodrec_assets.settings import TIMEZONE
 from vodrec_assets.recsys.cleaning import CATALOG_NUMERIC, CLICK_COLUMNS, WATCH_COLUMNS, validate_reference

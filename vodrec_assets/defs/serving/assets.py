@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 
 from vodrec_assets import schema
-from vodrec_assets.assets.evaluation import load_weekly_metrics
+from vodrec_assets.defs.evaluation.assets import load_weekly_metrics
 from vodrec_assets.recsys.promotion import replay_history
 
-from vodrec_assets.assets.common import rounded, weekly_asset_kwargs
-from vodrec_assets.assets.loaders import load_model, load_score_matrix
+from vodrec_assets.asset_defaults import rounded, weekly_asset_kwargs
+from vodrec_assets.artifacts import load_model, load_score_matrix
 from vodrec_assets.recsys.baselines import popularity_scorer
 from vodrec_assets.recsys.topk import NO_ITEM, recommend_top_k
 from vodrec_assets.resources import ArtifactStore, ServingRedis, SourceDatabase

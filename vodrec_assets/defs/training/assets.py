@@ -6,8 +6,8 @@ from dataclasses import replace
 import dagster as dg
 import numpy as np
 
-from vodrec_assets.assets.common import io_retry_policy, rounded, weekly_asset_kwargs
-from vodrec_assets.assets.loaders import load_lightfm_state, load_score_matrix, retire_lightfm_state, save_lightfm_state, save_model, save_zoo_model
+from vodrec_assets.asset_defaults import io_retry_policy, rounded, weekly_asset_kwargs
+from vodrec_assets.artifacts import load_lightfm_state, load_score_matrix, retire_lightfm_state, save_lightfm_state, save_model, save_zoo_model
 from vodrec_assets.partitions import previous_week, previous_week_mapping, weekly_partitions
 from vodrec_assets.recsys.evaluation import fit_on
 from vodrec_assets.recsys.matrix import ScoreMatrix

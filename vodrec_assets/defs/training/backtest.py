@@ -20,10 +20,10 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
-from vodrec_assets.assets.common import OWNERS, rounded
-from vodrec_assets.assets.evaluation import figure_png, finish_week_axes
-from vodrec_assets.assets.loaders import load_model, load_score_matrix
-from vodrec_assets.assets.training import BACKTEST_CHOICE_KEY
+from vodrec_assets.asset_defaults import OWNERS, rounded
+from vodrec_assets.defs.evaluation.assets import figure_png, finish_week_axes
+from vodrec_assets.artifacts import load_model, load_score_matrix
+from vodrec_assets.defs.training.assets import BACKTEST_CHOICE_KEY
 from vodrec_assets.partitions import weekly_partitions
 from vodrec_assets.recsys.backtest import METRICS, BacktestResult, backtest
 from vodrec_assets.recsys.matrix import ScoreMatrix

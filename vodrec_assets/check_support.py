@@ -14,6 +14,7 @@ import dagster as dg
 # Partitioned asset checks are "preview" in Dagster 1.13; they are what gives a check result per week.
 warnings.filterwarnings("ignore", message=".*partitions_def on an AssetCheckSpec.*")
 
+from vodrec_assets.artifacts import Artifact  # noqa: E402
 from vodrec_assets.partitions import weekly_partitions  # noqa: E402
 from vodrec_assets.recsys import rules  # noqa: E402
 from vodrec_assets.resources import ArtifactStore  # noqa: E402
@@ -28,12 +29,13 @@ def check_result(verdict: rules.Verdict) -> dg.AssetCheckResult:
     )
 
 
-def checked_week(context: dg.AssetCheckExecutionContext, artifacts: ArtifactStore, asset: str) -> str:
+def checked_week(context: dg.AssetCheckExecutionContext, artifacts: ArtifactStore, checked: Artifact) -> str:
     """The run's week; in a run without a partition (the Checks tab's "Execute all" on a partitioned asset
-    launches one) the newest week that `asset` has stored, so the button checks something real."""
+    launches one) the newest week that has the `checked` artifact stored, so the button checks something real."""
     if context.has_partition_key:
         return context.partition_key
-    weeks = sorted({k.split("/", 1)[1][:10] for k in artifacts.list_keys(f"{asset}/")})
+    weeks = checked.stored_weeks(artifacts)
+    asset = checked.producer
     if not weeks:
         raise dg.Failure(f"{asset} has no stored week to check: materialize a week first", allow_retries=False)
     context.log.info(f"no partition in this run: checking the newest stored week of {asset}, {weeks[-1]}")

@@ -168,9 +168,9 @@ def run_demo_backtest(defs, instance, weeks: list[str], run_config: dict) -> Non
     if not result.success:
         print(f"backtest FAILED: {_failure_summary(result)}", flush=True)
         return
-    from vodrec_assets.defs.training.assets import BACKTEST_CHOICE_KEY
+    from vodrec_assets.artifacts import BACKTEST_CHOICE
 
-    choice = defs.resources["artifacts"].read_json(BACKTEST_CHOICE_KEY)
+    choice = BACKTEST_CHOICE.read(defs.resources["artifacts"])
     print(f"backtest over {held_out} held-out weeks in {time.perf_counter() - t0:.1f}s: {choice['family']} "
           f"({choice['reason']})", flush=True)
     if choice["family"] == "lightfm" or run_config.get("ops", {}).get("trained_model", {}).get("config", {}).get("family"):

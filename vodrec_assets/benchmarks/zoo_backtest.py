@@ -45,7 +45,7 @@ def cli_backtest(args: argparse.Namespace) -> int:
     import dagster as dg
 
     from vodrec_assets.defs.training.backtest import BacktestConfig, run_backtest_on
-    from vodrec_assets.defs.training.assets import BACKTEST_CHOICE_KEY
+    from vodrec_assets.artifacts import BACKTEST_CHOICE
 
     root = args.artifacts or str(settings.artifacts_dir())
     artifacts = LocalArtifactStore(root=root)
@@ -60,9 +60,9 @@ def cli_backtest(args: argparse.Namespace) -> int:
     record = result.to_record() | {"seconds": time.perf_counter() - started}
     if args.record:
         decided_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        artifacts.write_json(BACKTEST_CHOICE_KEY, {**result.choice, "decided_at": f"{decided_at} (vodrec backtest)",
-                                                   "held_out_weeks": result.held_out_weeks,
-                                                   "tuning_weeks": result.tuning_weeks})
+        BACKTEST_CHOICE.write(artifacts, {**result.choice, "decided_at": f"{decided_at} (vodrec backtest)",
+                                          "held_out_weeks": result.held_out_weeks,
+                                          "tuning_weeks": result.tuning_weeks})
     print(json.dumps(record, indent=2, default=str) if args.json else
           format_result(record, args.metric) + f"\n\n{record['seconds']:.1f} s")
     return 0

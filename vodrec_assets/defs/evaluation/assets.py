@@ -12,8 +12,11 @@ import pandas as pd
 
 from vodrec_assets import schema
 from vodrec_assets.asset_defaults import OWNERS, io_retry_policy, rounded, weekly_asset_kwargs
-from vodrec_assets.artifacts import load_model, load_score_matrix
-from vodrec_assets.partitions import previous_week, weekly_partitions
+from vodrec_assets.artifacts import (
+    LEGACY_DASHBOARD_FILE, METRICS_HISTORY, METRICS_PLOT, SCORE_MATRIX, TRAINED_MODEL, WEEKLY_METRICS, WEEKLY_PAIR_STATS,
+    load_model, load_score_matrix,
+)
+from vodrec_assets.partitions import previous_week, this_and_previous_week, weekly_partitions
 from vodrec_assets.quality import QualityPolicy
 from vodrec_assets.recsys.evaluation import HOLDOUT_MAX_USERS, NEXT_WEEK_MAX_USERS, holdout_protocol, next_week_protocol
 from vodrec_assets.recsys.matrix import ScoreMatrix
@@ -33,10 +36,6 @@ LEGACY_DASHBOARD = {
     "all_diversity": "legacy_diversity",
 }
 
-_this_and_previous_week = dg.TimeWindowPartitionMapping(
-    start_offset=-1, end_offset=0, allow_nonexistent_upstream_partitions=True
-)
-
 
 def _legacy_diversity(model: EmbeddingModel, matrix: ScoreMatrix) -> float:
     """The original's id-cosine "diversity" over (a fixed sample of) all subscribers' top 10."""
@@ -52,11 +51,7 @@ def _legacy_diversity(model: EmbeddingModel, matrix: ScoreMatrix) -> float:
 
 @dg.asset(
     group_name="evaluation", kinds={"lightfm", "json"}, code_version="1", pool="lightfm_training",
-    deps=[
-        dg.AssetDep("trained_model", partition_mapping=_this_and_previous_week),
-        dg.AssetDep("score_matrix", partition_mapping=_this_and_previous_week),
-        "weekly_pair_stats",
-    ],
+    deps=[TRAINED_MODEL.dep(this_and_previous_week), SCORE_MATRIX.dep(this_and_previous_week), WEEKLY_PAIR_STATS.dep()],
     **weekly_asset_kwargs(),
 )
 def weekly_metrics(context: dg.AssetExecutionContext, artifacts: ArtifactStore,
@@ -76,10 +71,10 @@ def weekly_metrics(context: dg.AssetExecutionContext, artifacts: ArtifactStore,
     notes: dict[str, str] = {}
     prev = previous_week(week)
     started = time.perf_counter()
-    if prev and artifacts.exists(f"trained_model/{prev}.json") and artifacts.exists(f"score_matrix/{prev}.json"):
+    if prev and TRAINED_MODEL.exists(artifacts, prev) and SCORE_MATRIX.exists(artifacts, prev):
         prev_model, _, _ = load_model(artifacts, prev)
         prev_matrix = load_score_matrix(artifacts, prev)
-        week_pairs = artifacts.read_parquet(f"weekly_pair_stats/{week}.parquet")
+        week_pairs = WEEKLY_PAIR_STATS.read(artifacts, week)
         next_week = next_week_protocol(prev_model, prev_matrix, week_pairs)
         notes["next_week_model_family"] = prev_model.family
         if next_week:
@@ -114,7 +109,7 @@ def weekly_metrics(context: dg.AssetExecutionContext, artifacts: ArtifactStore,
     metrics["legacy_diversity"] = _legacy_diversity(model, matrix)
     metrics = {k: float(v) for k, v in metrics.items() if v is not None and math.isfinite(float(v))}
     gate_passed, gate_reason = quality.gate(metrics)
-    artifacts.write_json(f"weekly_metrics/{week}.json", {
+    WEEKLY_METRICS.write(artifacts, week=week, value={
         "week": week, "model_family": model.family, "metrics": metrics, "notes": notes,
         "quality_gate_passed": gate_passed, "quality_gate_reason": gate_reason,
     })
@@ -125,9 +120,8 @@ def weekly_metrics(context: dg.AssetExecutionContext, artifacts: ArtifactStore,
 
 def load_weekly_metrics(artifacts: ArtifactStore) -> list[dict]:
     """Every stored week's metrics, oldest first (one record per week: re-runs replace, never append)."""
-    keys = [k for k in artifacts.list_keys("weekly_metrics/") if k.endswith(".json")]
     valid = set(weekly_partitions.get_partition_keys())
-    records = [artifacts.read_json(k) for k in keys]
+    records = [WEEKLY_METRICS.read(artifacts, w) for w in WEEKLY_METRICS.stored_weeks(artifacts)]
     return sorted((r for r in records if r["week"] in valid), key=lambda r: r["week"])
 
 
@@ -200,7 +194,7 @@ UI_PLOT_DPI = 60
 
 @dg.asset(
     group_name="evaluation", kinds={"pandas", "parquet"}, code_version="1", owners=OWNERS,
-    deps=["weekly_metrics"], automation_condition=REFRESH_AFTER_WEEKLY_METRICS, retry_policy=io_retry_policy(),
+    deps=[WEEKLY_METRICS.dep()], automation_condition=REFRESH_AFTER_WEEKLY_METRICS, retry_policy=io_retry_policy(),
 )
 def metrics_history(context: dg.AssetExecutionContext, artifacts: ArtifactStore,
                     source_db: SourceDatabase) -> dg.MaterializeResult:
@@ -212,18 +206,18 @@ def metrics_history(context: dg.AssetExecutionContext, artifacts: ArtifactStore,
                             for r in records])
     if history.empty:
         history = pd.DataFrame({"week": pd.Series(dtype="string")})
-    artifacts.write_parquet("metrics_history/metrics_history.parquet", history)
+    METRICS_HISTORY.write(artifacts, history)
     for name, payload in legacy_dashboard_files(history).items():
-        artifacts.write_json(f"model_accuracy/{name}.json", payload)
+        LEGACY_DASHBOARD_FILE.write(artifacts, payload, name=name)
     metadata: dict = {"weeks": int(len(history))}
     if len(history):
         png = plot_history(history)
-        artifacts.put_bytes("metrics_history/metrics.png", png)
+        METRICS_PLOT.write(artifacts, png)
         long = history.melt(id_vars="week", var_name="metric", value_name="value").dropna(subset=["value"])
         source_db.replace_all_rows("metrics_history", long)
         last = history.iloc[-1]
         chart = base64.b64encode(plot_history(history, dpi=UI_PLOT_DPI)).decode()
-        metadata |= {"last_week": str(last["week"]), "plot_path": artifacts.uri("metrics_history/metrics.png"),
+        metadata |= {"last_week": str(last["week"]), "plot_path": METRICS_PLOT.uri(artifacts),
                      "plot": dg.MetadataValue.md(f"![weekly metrics, model against popularity](data:image/png;base64,{chart})"),
                      "preview": dg.MetadataValue.md(history.tail(12).round(4).to_markdown(index=False))}
     return dg.MaterializeResult(metadata=rounded(metadata))

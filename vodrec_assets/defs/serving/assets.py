@@ -14,7 +14,8 @@ from vodrec_assets.defs.evaluation.assets import load_weekly_metrics
 from vodrec_assets.recsys.promotion import replay_history
 
 from vodrec_assets.asset_defaults import rounded, weekly_asset_kwargs
-from vodrec_assets.artifacts import load_model, load_score_matrix
+from vodrec_assets.artifacts import CHAMPION_HISTORY, RECOMMENDATIONS, SCORE_MATRIX, TRAINED_MODEL, WEEKLY_METRICS, load_model, load_score_matrix
+from vodrec_assets.partitions import all_weeks_so_far
 from vodrec_assets.recsys.baselines import popularity_scorer
 from vodrec_assets.recsys.topk import NO_ITEM, recommend_top_k
 from vodrec_assets.resources import ArtifactStore, ServingRedis, SourceDatabase
@@ -39,7 +40,7 @@ def recommendations_frame(week: str, user_ids: np.ndarray, item_ids: np.ndarray,
 
 @dg.asset(
     group_name="serving", kinds={"parquet", "sql"}, code_version="1",
-    deps=["trained_model", "score_matrix", "weekly_metrics"], **weekly_asset_kwargs(),
+    deps=[TRAINED_MODEL.dep(), SCORE_MATRIX.dep(), WEEKLY_METRICS.dep()], **weekly_asset_kwargs(),
 )
 def recommendations(context: dg.AssetExecutionContext, artifacts: ArtifactStore, source_db: SourceDatabase,
                     serving_redis: ServingRedis) -> dg.MaterializeResult:
@@ -54,7 +55,7 @@ def recommendations(context: dg.AssetExecutionContext, artifacts: ArtifactStore,
     week = context.partition_key
     # The blocking quality_gate check stops this step when both run together; an asset backfill may
     # put weekly_metrics and recommendations in different runs, so the gate's verdict is read here too.
-    verdict = artifacts.read_json(f"weekly_metrics/{week}.json")
+    verdict = WEEKLY_METRICS.read(artifacts, week)
     if not verdict.get("quality_gate_passed", False):
         raise dg.Failure(f"the quality gate of {week} failed, its recommendations are not published: "
                          f"{verdict.get('quality_gate_reason', 'no reason recorded')}", allow_retries=False)
@@ -70,7 +71,7 @@ def recommendations(context: dg.AssetExecutionContext, artifacts: ArtifactStore,
         "distinct_programs": int(frame["program_id"].nunique()),
         "catalog_coverage": float(frame["program_id"].nunique() / max(computed.recommendable, 1)),
         "model_family": computed.family,
-        "path": artifacts.uri(f"recommendations/{week}.parquet"),
+        "path": RECOMMENDATIONS.uri(artifacts, week),
         **{f"redis_{k}": v for k, v in redis_figures.items()},
     }))
 
@@ -113,7 +114,7 @@ def compute_recommendations(artifacts: ArtifactStore, week: str) -> WeekRecommen
 def publish_recommendations(artifacts: ArtifactStore, source_db: SourceDatabase, recs: WeekRecommendations) -> int:
     """Parquet artifact plus the week's rows of `recommendations` and `popular_programs`, each table's
     week replaced in one transaction. Returns the recommendation rows written."""
-    artifacts.write_parquet(f"recommendations/{recs.week}.parquet", recs.frame)
+    RECOMMENDATIONS.write(artifacts, recs.frame, recs.week)
     written = source_db.replace_week_rows("recommendations", recs.week, recs.frame)
     source_db.replace_week_rows("popular_programs", recs.week, recs.popular)
     source_db.replace_week_rows("model_families", recs.week, pd.DataFrame(
@@ -141,7 +142,7 @@ def serve_champion_from_redis(serving_redis: ServingRedis, artifacts: ArtifactSt
         return f"champion {week} (version {lists.champion()})"
     except VersionMissing as exc:
         reason = str(exc)
-    frame = artifacts.read_parquet(f"recommendations/{week}.parquet")
+    frame = RECOMMENDATIONS.read(artifacts, week)
     popular = source_db.read_table("popular_programs")
     popular = popular[popular["week"].astype(str) == week]
     recs = WeekRecommendations(week, frame, popular, int(frame["subsr_id"].nunique()), 0)
@@ -149,14 +150,9 @@ def serve_champion_from_redis(serving_redis: ServingRedis, artifacts: ArtifactSt
     return f"champion {week} (version {figures['version']}, re-published in {figures['seconds']} s: {reason})"
 
 
-_all_weeks_so_far = dg.TimeWindowPartitionMapping(
-    start_offset=-5199, end_offset=0, allow_nonexistent_upstream_partitions=True
-)
-
-
 @dg.asset(
     group_name="serving", kinds={"sql", "json"}, code_version="1",
-    deps=["recommendations", dg.AssetDep("weekly_metrics", partition_mapping=_all_weeks_so_far)],
+    deps=[RECOMMENDATIONS.dep(), WEEKLY_METRICS.dep(all_weeks_so_far)],
     **weekly_asset_kwargs(),
 )
 def champion_model(context: dg.AssetExecutionContext, artifacts: ArtifactStore, source_db: SourceDatabase,
@@ -171,7 +167,7 @@ def champion_model(context: dg.AssetExecutionContext, artifacts: ArtifactStore, 
     week = context.partition_key
     records = load_weekly_metrics(artifacts)
     triples = [
-        (r["week"], bool(r["quality_gate_passed"]) and artifacts.exists(f"recommendations/{r['week']}.parquet"),
+        (r["week"], bool(r["quality_gate_passed"]) and RECOMMENDATIONS.exists(artifacts, r["week"]),
          r["metrics"].get("holdout_map_at_10"))
         for r in records
     ]
@@ -187,7 +183,7 @@ def champion_model(context: dg.AssetExecutionContext, artifacts: ArtifactStore, 
             rows.append(row)
     source_db.replace_all_rows("champion_history", pd.DataFrame(rows, columns=list(schema.champion_history.c.keys())))
     this_week = next((d for d in decisions if d.week == week), None)
-    artifacts.write_json("champion/history.json", rows)
+    CHAMPION_HISTORY.write(artifacts, rows)
     redis_state = "not configured"
     if serving_redis.configured:
         redis_state = (serve_champion_from_redis(serving_redis, artifacts, source_db,

@@ -7,7 +7,7 @@ import dagster as dg
 import numpy as np
 
 from vodrec_assets.asset_defaults import io_retry_policy, rounded, weekly_asset_kwargs
-from vodrec_assets.artifacts import load_lightfm_state, load_score_matrix, retire_lightfm_state, save_lightfm_state, save_model, save_zoo_model
+from vodrec_assets.artifacts import BACKTEST_CHOICE, MODEL_SELECTION, SCORE_MATRIX, TRAINED_MODEL, WEEKLY_PAIR_STATS, load_lightfm_state, load_score_matrix, retire_lightfm_state, save_lightfm_state, save_model, save_zoo_model
 from vodrec_assets.partitions import previous_week, previous_week_mapping, weekly_partitions
 from vodrec_assets.recsys.evaluation import fit_on
 from vodrec_assets.recsys.matrix import ScoreMatrix
@@ -56,8 +56,9 @@ class TrainingConfig(dg.Config):
 
 @dg.asset(
     group_name="training", kinds={"lightfm", "numpy"}, code_version="2", pool="lightfm_training",
-    deps=["score_matrix", "weekly_pair_stats",
-          dg.AssetDep("trained_model", partition_mapping=previous_week_mapping)],
+    # The previous week's trained_model is declared (its LightFM state is what this week warm-starts from);
+    # model_selection and the backtest choice are read undeclared (artifacts.UNDECLARED_READS says why).
+    deps=[SCORE_MATRIX.dep(), WEEKLY_PAIR_STATS.dep(), TRAINED_MODEL.dep(previous_week_mapping)],
     **weekly_asset_kwargs(),
 )
 def trained_model(context: dg.AssetExecutionContext, config: TrainingConfig, artifacts: ArtifactStore) -> dg.MaterializeResult:
@@ -87,8 +88,8 @@ def trained_model(context: dg.AssetExecutionContext, config: TrainingConfig, art
     if state is None:
         interactions, weights, fit_config = matrix.interactions, matrix.weights, lightfm_config
     else:
-        interactions, weights = pairs_watched_in(matrix, artifacts.read_parquet(
-            f"weekly_pair_stats/{week}.parquet", ["subsr_id", "program_id", "watch_max_ratio"]))
+        interactions, weights = pairs_watched_in(matrix, WEEKLY_PAIR_STATS.read(
+            artifacts, week, ["subsr_id", "program_id", "watch_max_ratio"]))
         fit_config = replace(lightfm_config, epochs=config.warm_start_epochs)
     model = fit_on(matrix, interactions, weights, fit_config, initial_state=state)
     # The stored config is the cold one: the holdout protocol refits it from scratch (evaluation).
@@ -113,9 +114,6 @@ def trained_model(context: dg.AssetExecutionContext, config: TrainingConfig, art
     }))
 
 
-BACKTEST_CHOICE_KEY = "backtest/choice.json"
-
-
 def weekly_family(config: TrainingConfig, artifacts: ArtifactStore) -> tuple[str, dict, str]:
     """The family to train, its hyperparameter overrides and where they came from: the run config's
     `family`, else the recorded backtest choice (an undeclared read of `backtest/choice.json`: the
@@ -124,8 +122,8 @@ def weekly_family(config: TrainingConfig, artifacts: ArtifactStore) -> tuple[str
     if config.family:
         params_for(config.family, overrides)  # refuses an unknown family or hyperparameter before any work
         return config.family, overrides, "run config"
-    if config.use_backtest_choice and artifacts.exists(BACKTEST_CHOICE_KEY):
-        choice = artifacts.read_json(BACKTEST_CHOICE_KEY)
+    if config.use_backtest_choice and BACKTEST_CHOICE.exists(artifacts):
+        choice = BACKTEST_CHOICE.read(artifacts)
         family = choice["family"]
         if family == "lightfm":  # the weekly LightFM keeps its run-config hyperparameters and warm start
             return family, {}, f"backtest choice of {choice.get('decided_at', '?')}"
@@ -204,7 +202,7 @@ def search_hyperparameters(context: dg.OpExecutionContext, config: ModelSelectio
     table = search(matrix, LightFMConfig(num_threads=config.num_threads), grid, config.metric, tuple(config.seeds))
     winner = {k: table.iloc[0][k] for k in grid} if len(table) else {}
     winner = {k: (bool(v) if k == "use_features" else (float(v) if k == "learning_rate" else int(v))) for k, v in winner.items()}
-    artifacts.write_json(f"model_selection/{week}.json", {
+    MODEL_SELECTION.write(artifacts, week=week, value={
         "week": week, "metric": config.metric, "winner": winner, "table": table.to_dict(orient="records"),
     })
     best = float(table.iloc[0][config.metric]) if len(table) and config.metric in table else 0.0
@@ -213,7 +211,7 @@ def search_hyperparameters(context: dg.OpExecutionContext, config: ModelSelectio
         f"model_selection_best_{config.metric}": best,
         "model_selection_configurations": int(len(table)),
         "model_selection_table": dg.MetadataValue.md(table.round(4).to_markdown(index=False)),
-        "model_selection_path": artifacts.uri(f"model_selection/{week}.json"),
+        "model_selection_path": MODEL_SELECTION.uri(artifacts, week),
     })))
 
 
@@ -226,9 +224,8 @@ def select_model():
 
 def selected_config(artifacts: ArtifactStore, week: str) -> tuple[dict, str] | None:
     """The newest model selection at or before `week`: its winning hyperparameters and its week."""
-    keys = sorted(k for k in artifacts.list_keys("model_selection/") if k.endswith(".json"))
-    eligible = [k for k in keys if k.removeprefix("model_selection/").removesuffix(".json") <= week]
+    eligible = [w for w in MODEL_SELECTION.stored_weeks(artifacts) if w <= week]
     if not eligible:
         return None
-    record = artifacts.read_json(eligible[-1])
+    record = MODEL_SELECTION.read(artifacts, eligible[-1])
     return record["winner"], record["week"]

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import dagster as dg
 
+from vodrec_assets.asset_defaults import JOB_TAG
+
 # The check modules, not their objects: a definition imported into this module would be found twice.
 from vodrec_assets.defs.evaluation import checks as evaluation_checks
 from vodrec_assets.defs.features import checks as features_checks
@@ -22,7 +24,7 @@ weekly_retrain = dg.define_asset_job(
     partitions_def=weekly_partitions,
     description="Retrain the recommender for one week: ingest, clean, build the matrix, train, evaluate, "
                 "gate, publish recommendations.",
-    tags={"vodrec/job": "weekly_retrain"},
+    tags={JOB_TAG: "weekly_retrain"},
 )
 
 
@@ -54,7 +56,7 @@ CHECK_JOBS = [
         name=check_job_name(check), selection=dg.AssetSelection.checks(check), partitions_def=weekly_partitions,
         description=f"Run only the check {next(iter(check.check_keys)).name} on "
                     f"{next(iter(check.check_keys)).asset_key.to_user_string()} for one week.",
-        tags={"vodrec/job": "check"},
+        tags={JOB_TAG: "check"},
     )
     for check in weekly_checks()
 ]

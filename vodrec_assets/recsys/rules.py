@@ -9,8 +9,7 @@ import pandas as pd
 
 from vodrec_assets.recsys.matrix import ScoreMatrix
 from vodrec_assets.recsys.parsing import datetime_values
-
-ID_COLUMNS = ("subsr_id", "program_id")
+from vodrec_assets.schema import ID_COLUMNS
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 
+from vodrec_assets.database import sqlite_file
 from vodrec_assets.serving import answers, store
 from vodrec_assets.serving.dashboard import render_dashboard
 from vodrec_assets.serving.fastpath import FastRecommendations
@@ -419,10 +420,8 @@ def _refresh_seconds(args: Any) -> float:
 
 def _missing_sqlite_file(url: str) -> str | None:
     """The file of a SQLite URL when it does not exist, else None."""
-    parsed = sa.engine.make_url(url)
-    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
-        return None
-    return None if os.path.exists(parsed.database) else parsed.database
+    path = sqlite_file(url)
+    return None if path is None or os.path.exists(path) else path
 
 
 def cli_serve(args: Any) -> int:

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from vodrec_assets import schema
-from vodrec_assets.asset_defaults import OWNERS, io_retry_policy, rounded, weekly_asset_kwargs
+from vodrec_assets.asset_defaults import OWNERS, TRAINING_POOL, io_retry_policy, rounded, weekly_asset_kwargs
 from vodrec_assets.artifacts import (
     LEGACY_DASHBOARD_FILE, METRICS_HISTORY, METRICS_PLOT, SCORE_MATRIX, TRAINED_MODEL, WEEKLY_METRICS, WEEKLY_PAIR_STATS,
     load_model, load_score_matrix,
@@ -50,7 +50,7 @@ def _legacy_diversity(model: EmbeddingModel, matrix: ScoreMatrix) -> float:
 
 
 @dg.asset(
-    group_name="evaluation", kinds={"lightfm", "json"}, code_version="1", pool="lightfm_training",
+    group_name="evaluation", kinds={"lightfm", "json"}, code_version="1", pool=TRAINING_POOL,
     deps=[TRAINED_MODEL.dep(this_and_previous_week), SCORE_MATRIX.dep(this_and_previous_week), WEEKLY_PAIR_STATS.dep()],
     **weekly_asset_kwargs(),
 )

@@ -12,6 +12,7 @@ from vodrec_assets.check_support import check_result, checked_week, weekly_check
 from vodrec_assets.quality import QualityPolicy  # noqa: E402
 from vodrec_assets.recsys import rules  # noqa: E402
 from vodrec_assets.resources import ArtifactStore  # noqa: E402
+from vodrec_assets.schema import ID_COLUMNS  # noqa: E402
 
 @weekly_check("weekly_pair_stats", "Share of the week's raw rows quarantined: WARN above 1 %, ERROR above 20 %.")
 def quarantine_share(context: dg.AssetCheckExecutionContext, artifacts: ArtifactStore, quality: QualityPolicy) -> dg.AssetCheckResult:
@@ -24,7 +25,7 @@ def quarantine_share(context: dg.AssetCheckExecutionContext, artifacts: Artifact
 def ratings_valid(context: dg.AssetCheckExecutionContext, artifacts: ArtifactStore) -> dg.AssetCheckResult:
     week = checked_week(context, artifacts, CLEANED_RATINGS)
     with CLEANED_RATINGS.open(artifacts, week) as ratings:
-        columns = ratings.read(columns=[*rules.ID_COLUMNS, "rating"])
+        columns = ratings.read(columns=[*ID_COLUMNS, "rating"])
     return check_result(rules.ratings_valid_arrays(*(columns.column(c).to_numpy() for c in columns.column_names)))
 
 

@@ -16,15 +16,15 @@ from vodrec_assets.settings import TIMEZONE
 from vodrec_assets.recsys.cleaning import CATALOG_NUMERIC, CLICK_COLUMNS, WATCH_COLUMNS, validate_reference
 from vodrec_assets.recsys.assignment import PLAIN_LENGTH, belongs_to
 from vodrec_assets.recsys.parsing import datetime_values
+from vodrec_assets import schema
 from vodrec_assets.artifacts import (
     RAW_CLICK_LOGS, RAW_VOD_LOGS, SUBSCRIBERS, SUBSCRIBERS_QUARANTINE, UNASSIGNED_ROWS, VOD_CATALOG,
     VOD_CATALOG_QUARANTINE, Artifact,
 )
 from vodrec_assets.resources import ArtifactStore, SourceDatabase
 
-CATALOG_COLUMNS = ["program_id", "program_name", "ct_cl", "program_genre", "release_date", "age_limit",
-                   "disp_rtm_sec", "episode_count", "e_bool"]
-SUBSCRIBER_COLUMNS = ["subsr_id", "age_band", "gender", "region", "join_dt", "churn_dt"]
+CATALOG_COLUMNS = schema.column_names("vodinfo")
+SUBSCRIBER_COLUMNS = schema.column_names("userinfo")
 
 
 def parquet_safe(frame: pd.DataFrame) -> pd.DataFrame:

@@ -6,7 +6,7 @@ from dataclasses import replace
 import dagster as dg
 import numpy as np
 
-from vodrec_assets.asset_defaults import io_retry_policy, rounded, weekly_asset_kwargs
+from vodrec_assets.asset_defaults import JOB_TAG, TRAINING_POOL, io_retry_policy, rounded, weekly_asset_kwargs
 from vodrec_assets.artifacts import BACKTEST_CHOICE, MODEL_SELECTION, SCORE_MATRIX, TRAINED_MODEL, WEEKLY_PAIR_STATS, load_lightfm_state, load_score_matrix, retire_lightfm_state, save_lightfm_state, save_model, save_zoo_model
 from vodrec_assets.partitions import previous_week, previous_week_mapping, weekly_partitions
 from vodrec_assets.recsys.evaluation import fit_on
@@ -18,23 +18,26 @@ from vodrec_assets.recsys.warm_start import LightFMState, carry_over, column_key
 from vodrec_assets.resources import ArtifactStore
 
 
-class TrainingConfig(dg.Config):
-    """LightFM hyperparameters. Defaults are the original's: WARP, 30 components, 10 epochs, random_state 0."""
+# The weekly model's LightFM hyperparameters: the original's (LightFMConfig's defaults) but the hybrid model
+# (item/user features), because on the synthetic weeks the pure collaborative model of the original loses
+# to popularity in the first, sparse weeks and fails the quality gate (docs/quality.md).
+WEEKLY_LIGHTFM = replace(LightFMConfig(), use_features=True)
 
-    no_components: int = 30
-    epochs: int = 10
-    loss: str = "warp"
-    learning_rate: float = 0.05
-    item_alpha: float = 0.0
-    user_alpha: float = 0.0
-    max_sampled: int = 10
-    random_state: int = 0
-    num_threads: int = 1  # 1 gives byte-identical re-runs; more threads train faster but not reproducibly
-    # The hybrid model (item/user features): on by default because on the synthetic weeks the pure
-    # collaborative model of the original loses to popularity in the first, sparse weeks and fails the
-    # quality gate; the other defaults are the original's (docs/quality.md).
-    use_features: bool = True
-    use_weights: bool = True  # the rating as sample weight, as the original did
+
+class TrainingConfig(dg.Config):
+    """LightFM hyperparameters, defaulting to WEEKLY_LIGHTFM (the original's, with item/user features)."""
+
+    no_components: int = WEEKLY_LIGHTFM.no_components
+    epochs: int = WEEKLY_LIGHTFM.epochs
+    loss: str = WEEKLY_LIGHTFM.loss
+    learning_rate: float = WEEKLY_LIGHTFM.learning_rate
+    item_alpha: float = WEEKLY_LIGHTFM.item_alpha
+    user_alpha: float = WEEKLY_LIGHTFM.user_alpha
+    max_sampled: int = WEEKLY_LIGHTFM.max_sampled
+    random_state: int = WEEKLY_LIGHTFM.random_state
+    num_threads: int = WEEKLY_LIGHTFM.num_threads  # 1 gives byte-identical re-runs
+    use_features: bool = WEEKLY_LIGHTFM.use_features
+    use_weights: bool = WEEKLY_LIGHTFM.use_weights  # the rating as sample weight, as the original did
     use_model_selection: bool = False  # take the hyperparameters from the newest `model_selection`
     # Continue from the previous week's model for `warm_start_epochs` over the pairs watched this week,
     # instead of `epochs` over the whole window from random: as good next week at a tenth of the cost
@@ -55,7 +58,7 @@ class TrainingConfig(dg.Config):
 
 
 @dg.asset(
-    group_name="training", kinds={"lightfm", "numpy"}, code_version="2", pool="lightfm_training",
+    group_name="training", kinds={"lightfm", "numpy"}, code_version="2", pool=TRAINING_POOL,
     # The previous week's trained_model is declared (its LightFM state is what this week warm-starts from);
     # model_selection and the backtest choice are read undeclared (artifacts.UNDECLARED_READS says why).
     deps=[SCORE_MATRIX.dep(), WEEKLY_PAIR_STATS.dep(), TRAINED_MODEL.dep(previous_week_mapping)],
@@ -188,7 +191,7 @@ class ModelSelectionConfig(dg.Config):
     num_threads: int = 1  # 1 gives byte-identical re-runs; more threads train faster but not reproducibly
 
 
-@dg.op(pool="lightfm_training", retry_policy=io_retry_policy())
+@dg.op(pool=TRAINING_POOL, retry_policy=io_retry_policy())
 def search_hyperparameters(context: dg.OpExecutionContext, config: ModelSelectionConfig,
                            artifacts: ArtifactStore) -> None:
     """A small LightFM grid searched on the week's holdout protocol with fixed seeds. Records the winner and
@@ -215,7 +218,7 @@ def search_hyperparameters(context: dg.OpExecutionContext, config: ModelSelectio
     })))
 
 
-@dg.job(partitions_def=weekly_partitions, tags={"vodrec/job": "select_model"})
+@dg.job(partitions_def=weekly_partitions, tags={JOB_TAG: "select_model"})
 def select_model():
     """Search LightFM hyperparameters on a week's holdout, on demand (Launchpad: pick the week, edit the
     grid). An op job, not an asset, so that "Materialize all" never starts the grid search."""

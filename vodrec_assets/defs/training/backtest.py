@@ -20,7 +20,7 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
-from vodrec_assets.asset_defaults import OWNERS, rounded
+from vodrec_assets.asset_defaults import JOB_TAG, OWNERS, rounded
 from vodrec_assets.defs.evaluation.assets import figure_png, finish_week_axes
 from vodrec_assets.artifacts import BACKTEST_CHOICE, BACKTEST_PLOT, BACKTEST_RUN, SCORE_MATRIX, TRAINED_MODEL, WEEKLY_PAIR_STATS, load_model, load_score_matrix
 from vodrec_assets.partitions import weekly_partitions
@@ -127,7 +127,7 @@ def plot_comparison(per_week: pd.DataFrame, metric: str) -> bytes:
     return figure_png(fig)
 
 
-@dg.op(tags={"vodrec/job": "backtest"})
+@dg.op(tags={JOB_TAG: "backtest"})
 def run_model_zoo_backtest(context: dg.OpExecutionContext, config: BacktestConfig, artifacts: ArtifactStore) -> None:
     """Every family tuned on the earlier weeks and scored on the held-out ones; the choice recorded."""
     result = run_backtest_on(artifacts, config)
@@ -156,7 +156,7 @@ def run_model_zoo_backtest(context: dg.OpExecutionContext, config: BacktestConfi
     context.log.info(f"backtest chose {result.choice['family']}: {result.choice['reason']}")
 
 
-@dg.job(name="backtest", tags={"vodrec/job": "backtest"},
+@dg.job(name="backtest", tags={JOB_TAG: "backtest"},
         description="On demand: the model zoo's backtest over the stored weeks; records backtest/choice.json, "
                     "which the weekly trained_model then trains. Never part of 'Materialize all' or backfills.")
 def backtest_job() -> None:

@@ -27,6 +27,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 
 from vodrec_assets.database import sqlite_file
+from vodrec_assets.settings import current
 from vodrec_assets.serving import answers, store
 from vodrec_assets.serving.dashboard import render_dashboard
 from vodrec_assets.serving.fastpath import FastRecommendations
@@ -415,7 +416,7 @@ def _refresh_seconds(args: Any) -> float:
     explicit = getattr(args, "refresh_seconds", None)
     if explicit is not None:
         return float(explicit)
-    return float(os.environ.get("VODREC_SERVE_REFRESH_SECONDS", DEFAULT_REFRESH_SECONDS))
+    return float(current()["VODREC_SERVE_REFRESH_SECONDS"] or DEFAULT_REFRESH_SECONDS)
 
 
 def _missing_sqlite_file(url: str) -> str | None:
@@ -439,8 +440,8 @@ def cli_serve(args: Any) -> int:
         raise SystemExit(f"no database at {missing}: pass --source (or VODREC_SOURCE_URL) of the database "
                          "the pipeline writes the recommendations to")
     app = create_app(url, refresh_seconds=_refresh_seconds(args), redis_url=redis_url(),
-                     redis_prefix=redis_prefix(), store_name=os.environ.get("VODREC_SERVE_STORE", "auto"),
-                     snapshot_max_rows=int(os.environ.get("VODREC_SERVE_SNAPSHOT_MAX_ROWS", DEFAULT_SNAPSHOT_MAX_ROWS)))
+                     redis_prefix=redis_prefix(), store_name=current()["VODREC_SERVE_STORE"],
+                     snapshot_max_rows=int(current()["VODREC_SERVE_SNAPSHOT_MAX_ROWS"] or DEFAULT_SNAPSHOT_MAX_ROWS))
     shown = sa.engine.make_url(url).render_as_string(hide_password=True)
     stores = "Redis, then the database" if app.state.redis else (
         "a snapshot in memory, then the database" if app.state.refresher.snapshot_max_rows else "the database")

@@ -40,3 +40,24 @@ def test_dg_list_defs_from_the_root_shows_what_the_code_location_loads(tmp_path)
     assert {s["name"] for s in listed["sensors"]} == {s.name for s in defs.sensors}
     assert {s["name"] for s in listed["schedules"]} == {s.name for s in defs.schedules}
     assert len(listed["asset_checks"]) == sum(len(c.check_keys) for c in defs.asset_checks)
+
+
+def test_facts_kept_once_agree_where_they_meet():
+    """The weekly TrainingConfig is LightFMConfig's defaults but the one stated difference; the job tag and
+    the pool the code names are the ones the instance configs limit."""
+    from dataclasses import fields
+
+    import yaml
+
+    from vodrec_assets.asset_defaults import JOB_TAG, TRAINING_POOL
+    from vodrec_assets.defs.training.assets import WEEKLY_LIGHTFM, TrainingConfig
+    from vodrec_assets.recsys.model import LightFMConfig
+
+    assert TrainingConfig().to_lightfm() == WEEKLY_LIGHTFM
+    assert {f.name for f in fields(LightFMConfig) if getattr(LightFMConfig(), f.name) != getattr(WEEKLY_LIGHTFM, f.name)} \
+        == {"use_features"}
+    for path in (REPO / "dagster.yaml", REPO / "deploy" / "dagster.yaml"):
+        limits = yaml.safe_load(path.read_text())["concurrency"]["runs"]["tag_concurrency_limits"]
+        assert [(t["key"], t["value"]) for t in limits] == [(JOB_TAG, "weekly_retrain")]
+    assert dg.AssetKey("trained_model") in {a.key for a in defs.assets if isinstance(a, dg.AssetsDefinition)
+                                            and TRAINING_POOL in (a.get_op_def_for_asset_key(a.key).pool or "")}

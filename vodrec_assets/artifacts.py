@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from vodrec_assets.partitions import weekly_partitions
 from vodrec_assets.recsys.matrix import ScoreMatrix
 from vodrec_assets.recsys.model import EmbeddingModel
 from vodrec_assets.recsys.warm_start import STATE_FORMAT, ColumnKeys, LightFMState
@@ -264,3 +265,10 @@ def retire_lightfm_state(artifacts: ArtifactStore, week: str, family: str) -> No
     a record that holds none, so next week's LightFM fits cold instead of continuing a stale model."""
     LIGHTFM_STATE.write(artifacts, {"no_state": np.zeros(0, np.float32)}, week,
                         manifest={"week": week, "format": "none", "family": family})
+
+
+def load_weekly_metrics(artifacts: ArtifactStore) -> list[dict]:
+    """Every stored week's metrics, oldest first (one record per week: re-runs replace, never append)."""
+    valid = set(weekly_partitions.get_partition_keys())
+    records = [WEEKLY_METRICS.read(artifacts, w) for w in WEEKLY_METRICS.stored_weeks(artifacts)]
+    return sorted((r for r in records if r["week"] in valid), key=lambda r: r["week"])

@@ -230,7 +230,7 @@ def _failure_summary(result) -> str:
 
 
 def print_summary(defs) -> None:
-    from vodrec_assets.defs.evaluation.assets import load_weekly_metrics
+    from vodrec_assets.artifacts import load_weekly_metrics
 
     artifacts = defs.resources["artifacts"]
     records = load_weekly_metrics(artifacts)

@@ -227,6 +227,7 @@ class _RssSampler:
 
 def run_partition(folder: str, week: str, num_threads: int) -> dict[str, Any]:
     """Materialize `week` stage by stage through the asset functions; seconds and peak RSS per stage."""
+    from vodrec_assets import publishing
     from vodrec_assets.defs.serving import assets as serving
     from vodrec_assets.resources import ServingRedis
 
@@ -271,9 +272,9 @@ def run_partition(folder: str, week: str, num_threads: int) -> dict[str, Any]:
     with stage("evaluate"):
         runner.evaluate(week)
     with stage("recommend"):
-        recs = serving.compute_recommendations(runner.artifacts, week)
+        recs = publishing.compute_recommendations(runner.artifacts, week)
     with stage("publish"):
-        serving.publish_recommendations(runner.artifacts, runner.source_db, recs)
+        publishing.publish_recommendations(runner.artifacts, runner.source_db, recs)
         serving.champion_model(runner.context(week), artifacts=runner.artifacts, source_db=runner.source_db,
                                serving_redis=ServingRedis())
     sampler.close()

@@ -2,7 +2,6 @@
 
 
 import base64
-import io
 import math
 import time
 
@@ -10,13 +9,13 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
-from vodrec_assets import schema
 from vodrec_assets.asset_defaults import OWNERS, TRAINING_POOL, io_retry_policy, rounded, weekly_asset_kwargs
+from vodrec_assets.reports import legacy_dashboard_files, plot_history
 from vodrec_assets.artifacts import (
     LEGACY_DASHBOARD_FILE, METRICS_HISTORY, METRICS_PLOT, SCORE_MATRIX, TRAINED_MODEL, WEEKLY_METRICS, WEEKLY_PAIR_STATS,
-    load_model, load_score_matrix,
+    load_model, load_score_matrix, load_weekly_metrics,
 )
-from vodrec_assets.partitions import previous_week, this_and_previous_week, weekly_partitions
+from vodrec_assets.partitions import previous_week, this_and_previous_week
 from vodrec_assets.quality import QualityPolicy
 from vodrec_assets.recsys.evaluation import HOLDOUT_MAX_USERS, NEXT_WEEK_MAX_USERS, holdout_protocol, next_week_protocol
 from vodrec_assets.recsys.matrix import ScoreMatrix
@@ -27,14 +26,7 @@ from vodrec_assets.recsys.zoo import fit_family
 from vodrec_assets.resources import ArtifactStore, SourceDatabase
 
 LEGACY_SAMPLE_USERS = 2000
-# The original dashboard's files and the metric each showed.
-LEGACY_DASHBOARD = {
-    "precision": "holdout_precision_at_10",
-    "recall": "holdout_recall_at_10",
-    "map": "holdout_map_at_10",
-    "mar": "holdout_mar_at_10",
-    "all_diversity": "legacy_diversity",
-}
+
 
 
 def _legacy_diversity(model: EmbeddingModel, matrix: ScoreMatrix) -> float:
@@ -116,67 +108,6 @@ def weekly_metrics(context: dg.AssetExecutionContext, artifacts: ArtifactStore,
     # The protocols' seconds are metadata, not metrics: the gate and the history never see them.
     return dg.MaterializeResult(metadata=rounded({**metrics, **notes, **seconds, "quality_gate": gate_reason,
                                                   "model_family": model.family}))
-
-
-def load_weekly_metrics(artifacts: ArtifactStore) -> list[dict]:
-    """Every stored week's metrics, oldest first (one record per week: re-runs replace, never append)."""
-    valid = set(weekly_partitions.get_partition_keys())
-    records = [WEEKLY_METRICS.read(artifacts, w) for w in WEEKLY_METRICS.stored_weeks(artifacts)]
-    return sorted((r for r in records if r["week"] in valid), key=lambda r: r["week"])
-
-
-def legacy_dashboard_files(history: pd.DataFrame) -> dict[str, dict]:
-    """The original React dashboard's `model_accuracy/<metric>.json`, one value per week in week order."""
-    files = {}
-    if history.empty:
-        return files
-    first = pd.Timestamp(history["week"].min()).strftime("%Y.%m.%d")
-    for name, column in LEGACY_DASHBOARD.items():
-        if column in history:
-            label = {"map": "MAP", "mar": "MAR", "all_diversity": "all_Diversity"}.get(name, name.capitalize())
-            values = [[round(float(v), 5)] for v in history[column] if pd.notna(v)]
-            files[name] = {"columns": [[f"{label}({first})"]], "values": values}
-    return files
-
-
-def plot_history(history: pd.DataFrame, dpi: int = 100) -> bytes:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=False)
-    weeks = pd.to_datetime(history["week"])
-    for ax, prefix, title in ((axes[0], "", "next-week protocol"), (axes[1], "holdout_", "holdout protocol (original)")):
-        for metric, style in (("precision_at_10", "-o"), ("map_at_10", "-s")):
-            for who, color in (("", "tab:blue"), ("popularity_", "tab:gray")):
-                col = f"{prefix}{who}{metric}"
-                if col in history and history[col].notna().any():
-                    ax.plot(weeks, history[col], style, color=color, alpha=1.0 if not who else 0.7,
-                            label=f"{'model' if not who else 'popularity'} {metric}")
-        finish_week_axes(ax, title)
-        stride = max(1, -(-len(weeks) // 12))  # at most 12 labelled weeks, each on its Monday
-        ax.set_xticks(weeks[::stride], history["week"].astype(str)[::stride])
-    return figure_png(fig, dpi)
-
-
-def finish_week_axes(ax, title: str) -> None:
-    ax.set_title(title)
-    ax.set_xlabel("week (Monday)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    ax.tick_params(axis="x", rotation=45)
-
-
-def figure_png(fig, dpi: int = 100) -> bytes:
-    """The figure as PNG bytes without a timestamp or version (re-runs write the same bytes); closed."""
-    import matplotlib.pyplot as plt
-
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
-    plt.close(fig)
-    return buf.getvalue()
 
 
 # Dagster's eager() also waits until no week of weekly_metrics is missing, which a week blocked at

@@ -36,7 +36,7 @@ def map_regression(context: dg.AssetCheckExecutionContext, artifacts: ArtifactSt
 
 @dg.asset_check(asset="metrics_history", description="One row per week with stored metrics, and no other week.")
 def metrics_history_one_row_per_week(artifacts: ArtifactStore) -> dg.AssetCheckResult:
-    from vodrec_assets.defs.evaluation.assets import load_weekly_metrics
+    from vodrec_assets.artifacts import load_weekly_metrics
 
     history = METRICS_HISTORY.read(artifacts, columns=["week"])
     stored = [r["week"] for r in load_weekly_metrics(artifacts)]

@@ -9,7 +9,7 @@ warnings.filterwarnings("ignore", message=".*partitions_def on an AssetCheckSpec
 
 from vodrec_assets.artifacts import CHAMPION_HISTORY, RECOMMENDATIONS, WEEKLY_METRICS, load_score_matrix  # noqa: E402
 from vodrec_assets.check_support import check_result, checked_week, weekly_check  # noqa: E402
-from vodrec_assets.defs.serving.assets import TOP_K  # noqa: E402
+from vodrec_assets.publishing import TOP_K  # noqa: E402
 from vodrec_assets.recsys import rules  # noqa: E402
 from vodrec_assets.resources import ArtifactStore  # noqa: E402
 

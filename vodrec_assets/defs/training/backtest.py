@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from vodrec_assets.asset_defaults import JOB_TAG, OWNERS, rounded
-from vodrec_assets.defs.evaluation.assets import figure_png, finish_week_axes
+from vodrec_assets.reports import plot_comparison
 from vodrec_assets.artifacts import BACKTEST_CHOICE, BACKTEST_PLOT, BACKTEST_RUN, SCORE_MATRIX, TRAINED_MODEL, WEEKLY_PAIR_STATS, load_model, load_score_matrix
 from vodrec_assets.partitions import weekly_partitions
 from vodrec_assets.recsys.backtest import METRICS, BacktestResult, backtest
@@ -112,19 +112,6 @@ def run_backtest_on(artifacts: ArtifactStore, config: BacktestConfig) -> Backtes
     return backtest(reader, weeks, config.held_out_weeks, tuple(config.families), metric=config.metric,
                     min_standard_errors=config.min_standard_errors, max_fit_seconds=config.max_fit_seconds or None,
                     served=reader.served_lightfm if config.lightfm_as_served else None)
-
-
-def plot_comparison(per_week: pd.DataFrame, metric: str) -> bytes:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(9, 4.5))
-    for family, rows in per_week.groupby("family", sort=False):
-        ax.plot(pd.to_datetime(rows["week"]), rows[metric], "-o", label=family)
-    finish_week_axes(ax, f"held-out next-week {metric}")
-    return figure_png(fig)
 
 
 @dg.op(tags={JOB_TAG: "backtest"})

@@ -272,3 +272,17 @@ def load_weekly_metrics(artifacts: ArtifactStore) -> list[dict]:
     valid = set(weekly_partitions.get_partition_keys())
     records = [WEEKLY_METRICS.read(artifacts, w) for w in WEEKLY_METRICS.stored_weeks(artifacts)]
     return sorted((r for r in records if r["week"] in valid), key=lambda r: r["week"])
+
+
+def catalogue_table() -> str:
+    """The catalogue as the Markdown table of docs/architecture.md (a test keeps the two equal)."""
+    def key(artifact: Artifact) -> str:
+        shown = artifact.template.replace("{week}", "<week>").replace("{name}", "<metric>").replace("{stamp}", "<time>")
+        return f"`{shown}.npz` + `.json`" if artifact.format == "arrays" else f"`{shown}`"
+
+    rows = ["| artifact | key | format | written by | what it holds |", "|---|---|---|---|---|"]
+    rows += [f"| `{name}` | {key(a)} | {a.format} | {a.producer if not a.produced_by_asset else f'`{a.producer}`'} "
+             f"| {a.description} |" for name, a in CATALOGUE.items()]
+    rows += ["", "Read without a declared dependency (`UNDECLARED_READS`):", ""]
+    rows += [f"- `{asset}` reads `{name}`: {reason}." for (asset, name), reason in UNDECLARED_READS.items()]
+    return "\n".join(rows) + "\n"

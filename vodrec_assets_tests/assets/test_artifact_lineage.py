@@ -6,6 +6,7 @@ with their reason. And every key written belongs to an artifact of the catalogue
 from __future__ import annotations
 
 from collections import defaultdict
+from pathlib import Path
 
 import dagster as dg
 import pyarrow.parquet as pq
@@ -104,3 +105,12 @@ def test_each_artifact_is_written_by_its_producer(recorded):
     for asset, seen in recorded.items():
         for name in seen["write"]:
             assert CATALOGUE[name].producer == asset, (asset, name)
+
+
+def test_architecture_lists_the_catalogue():
+    """docs/architecture.md's artifact table is the catalogue's (regenerate with artifacts.catalogue_table())."""
+    from vodrec_assets.artifacts import catalogue_table
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "architecture.md").read_text()
+    listed = doc.split("<!-- catalogue:start -->\n", 1)[1].split("<!-- catalogue:end -->", 1)[0]
+    assert listed == catalogue_table()

@@ -60,3 +60,4 @@ def test_settings_keep_whether_a_secret_is_set_never_its_value():
         assert settings.lookback_weeks() is None
     with settings.use(chosen.with_values(VODREC_LOOKBACK_WEEKS="3")):
         assert settings.lookback_weeks() == 3
+

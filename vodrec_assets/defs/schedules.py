@@ -11,6 +11,7 @@ from vodrec_assets.defs import jobs
 from vodrec_assets.partitions import weekly_partitions
 from vodrec_assets.settings import TIMEZONE
 
+
 def week_that_ended(tick: datetime) -> str:
     """The partition key of the week that ended before `tick`: the Monday before the tick's week, in Seoul."""
     day = tick.astimezone(ZoneInfo(TIMEZONE)).date()

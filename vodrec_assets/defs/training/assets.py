@@ -7,7 +7,10 @@ import dagster as dg
 import numpy as np
 
 from vodrec_assets.asset_defaults import JOB_TAG, TRAINING_POOL, io_retry_policy, rounded, weekly_asset_kwargs
-from vodrec_assets.artifacts import BACKTEST_CHOICE, MODEL_SELECTION, SCORE_MATRIX, TRAINED_MODEL, WEEKLY_PAIR_STATS, load_lightfm_state, load_score_matrix, retire_lightfm_state, save_lightfm_state, save_model, save_zoo_model
+from vodrec_assets.artifacts import (
+    BACKTEST_CHOICE, MODEL_SELECTION, SCORE_MATRIX, TRAINED_MODEL, WEEKLY_PAIR_STATS, load_lightfm_state,
+    load_score_matrix, retire_lightfm_state, save_lightfm_state, save_model, save_zoo_model,
+)
 from vodrec_assets.partitions import previous_week, previous_week_mapping, weekly_partitions
 from vodrec_assets.recsys.evaluation import fit_on
 from vodrec_assets.recsys.matrix import ScoreMatrix

@@ -21,7 +21,7 @@ from vodrec_assets.resources import LocalArtifactStore, S3ArtifactStore, Serving
 
 def _serving_redis() -> ServingRedis:
     """Redis when `VODREC_REDIS_URL` is set (read through an EnvVar: never stored), else none."""
-    if not settings.redis_url():
+    if not settings.current().is_set("VODREC_REDIS_URL"):
         return ServingRedis()
     return ServingRedis(url=dg.EnvVar("VODREC_REDIS_URL"), prefix=settings.redis_prefix())
 

@@ -73,6 +73,12 @@ class Artifact:
             return store.read_arrays(key)
         return store.get_bytes(key)
 
+    def manifest(self, store: ArtifactStore, week: str | None = None, **fields: str) -> dict[str, Any]:
+        """An array artifact's manifest alone (shapes, dtypes, config), without loading its arrays."""
+        if self.format != "arrays":
+            raise TypeError(f"{self.template}: only an array artifact has a manifest")
+        return store.read_json(self._file(self.key(week, **fields), None))
+
     def open(self, store: ArtifactStore, week: str | None = None, **fields: str):
         """A Parquet artifact to read batch by batch (ArtifactStore.open_parquet)."""
         return store.open_parquet(self.key(week, **fields))

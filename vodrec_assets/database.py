@@ -21,7 +21,8 @@ def _options(url: str, use: Use) -> dict[str, Any]:
     sqlite = url.startswith("sqlite")
     mysql = url.startswith("mysql")
     if use == "tool":
-        return {}
+        # A generator or importer writing while another process reads waits for the lock.
+        return {"connect_args": {"timeout": 60}} if sqlite else {}
     if use == "serving":
         # A small connection pool: a handful of connections is enough for index lookups of ~1 ms.
         kwargs: dict[str, Any] = {"pool_size": SERVING_POOL_SIZE, "max_overflow": SERVING_POOL_OVERFLOW,

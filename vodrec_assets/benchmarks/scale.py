@@ -153,10 +153,12 @@ def prepare_window(folder: str, week: str, window: list[str], num_threads: int,
     """What the weekly run of `week` expects to find: the earlier weeks of its window reduced to pair
     statistics, and (unless `previous_model` is false: the next-week protocol is then skipped, as in
     a first week) the previous week's score matrix and model. Untimed; kept between runs."""
+    from vodrec_assets.artifacts import LIGHTFM_STATE, TRAINED_MODEL, WEEKLY_PAIR_SUMMARY
+
     runner = _Runner(Path(folder), num_threads)
     art = runner.artifacts
     earlier = [w for w in window if w < week]
-    missing = [w for w in earlier if not art.exists(f"weekly_pair_stats/{w}.json")]
+    missing = [w for w in earlier if not WEEKLY_PAIR_SUMMARY.exists(art, w)]
     if missing:
         # Weeks are independent: two processes (the machine's cores) prepare them side by side.
         ctx = multiprocessing.get_context("spawn")
@@ -167,7 +169,7 @@ def prepare_window(folder: str, week: str, window: list[str], num_threads: int,
         prev = earlier[-1]
         # A model prepared before the warm start has no state: prepare it again, or the timed week
         # would be fitted from scratch.
-        if not (art.exists(f"trained_model/{prev}.json") and art.exists(f"lightfm_state/{prev}.json")):
+        if not (TRAINED_MODEL.exists(art, prev) and LIGHTFM_STATE.exists(art, prev)):
             t0 = time.perf_counter()
             runner.window(prev)
             runner.matrix(prev)
@@ -181,14 +183,11 @@ def _prepare_week(folder: str, week: str) -> float:
     runner = _Runner(Path(folder), 1)
     runner.ingest(week)
     runner.week_stats(week)
-    for asset in ("raw_vod_logs", "raw_click_logs"):  # only the pair statistics are needed later
-        _remove_artifact(runner.artifacts, f"{asset}/{week}.parquet")
+    from vodrec_assets.artifacts import RAW_CLICK_LOGS, RAW_VOD_LOGS
+
+    for logs in (RAW_VOD_LOGS, RAW_CLICK_LOGS):  # only the pair statistics are needed later
+        (Path(runner.artifacts.root) / logs.key(week)).unlink(missing_ok=True)
     return time.perf_counter() - t0
-
-
-def _remove_artifact(artifacts, key: str) -> None:
-    path = Path(artifacts.root) / key
-    path.unlink(missing_ok=True)
 
 
 def peak_rss_mb() -> float:
@@ -228,28 +227,17 @@ class _RssSampler:
 def run_partition(folder: str, week: str, num_threads: int) -> dict[str, Any]:
     """Materialize `week` stage by stage through the asset functions; seconds and peak RSS per stage."""
     from vodrec_assets import publishing
+    from vodrec_assets.artifacts import TRAINED_MODEL, WEEKLY_METRICS
     from vodrec_assets.defs.serving import assets as serving
     from vodrec_assets.resources import ServingRedis
 
-    from vodrec_assets.recsys import evaluation
+    from vodrec_assets.recsys.model import recorded_fit_seconds
 
     runner = _Runner(Path(folder), num_threads)
     seconds: dict[str, float] = {}
     cpu_seconds: dict[str, float] = {}  # all threads; unlike wall time, not inflated by the neighbours
     stage_rss: dict[str, float] = {}
     sampler = _RssSampler()
-    # A measuring hook only: every LightFM fit the assets make (trained_model's and the holdout
-    # protocol's) goes through evaluation.fit_on -> fit_lightfm, which times its own `model.fit`.
-    fits: list[float] = []
-    fit_lightfm = evaluation.fit_lightfm
-
-    def timed_fit(*args: Any, **kwargs: Any):
-        model = fit_lightfm(*args, **kwargs)
-        fits.append(model.fit_seconds)
-        return model
-
-    evaluation.fit_lightfm = timed_fit
-
     @contextmanager
     def stage(name: str) -> Iterator[None]:
         sampler.reset()
@@ -267,10 +255,12 @@ def run_partition(folder: str, week: str, num_threads: int) -> dict[str, Any]:
         runner.window(week)
     with stage("matrix"):
         runner.matrix(week)
-    with stage("train"):
-        runner.train(week)
-    with stage("evaluate"):
-        runner.evaluate(week)
+    # Every LightFM fit the assets make (trained_model's and the holdout protocol's), timed by fit_lightfm.
+    with recorded_fit_seconds() as fits:
+        with stage("train"):
+            runner.train(week)
+        with stage("evaluate"):
+            runner.evaluate(week)
     with stage("recommend"):
         recs = publishing.compute_recommendations(runner.artifacts, week)
     with stage("publish"):
@@ -278,9 +268,8 @@ def run_partition(folder: str, week: str, num_threads: int) -> dict[str, Any]:
         serving.champion_model(runner.context(week), artifacts=runner.artifacts, source_db=runner.source_db,
                                serving_redis=ServingRedis())
     sampler.close()
-    evaluation.fit_lightfm = fit_lightfm
-    metrics = runner.artifacts.read_json(f"weekly_metrics/{week}.json")
-    model_manifest = runner.artifacts.read_json(f"trained_model/{week}.json")
+    metrics = WEEKLY_METRICS.read(runner.artifacts, week)
+    model_manifest = TRAINED_MODEL.manifest(runner.artifacts, week)
     return {
         "warm_start": model_manifest.get("warm_start", "no record"),
         "stages": seconds,

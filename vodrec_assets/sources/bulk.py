@@ -17,6 +17,7 @@ import numpy as np
 import sqlalchemy as sa
 
 from vodrec_assets import schema
+from vodrec_assets.database import engine_for, sqlite_file
 
 SLICE_ROWS = 100_000  # rows per transaction
 SQLITE_ROWS_PER_STATEMENT = 1_000
@@ -25,10 +26,8 @@ MYSQL_ROWS_PER_EXECUTEMANY = 20_000
 
 def sqlite_path(url: str) -> Path | None:
     """The file of a SQLite URL, None for other databases or an in-memory SQLite."""
-    u = sa.make_url(url)
-    if u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:":
-        return None
-    return Path(u.database)
+    file = sqlite_file(url)
+    return Path(file) if file else None
 
 
 def ensure_database(url: str) -> None:
@@ -41,8 +40,8 @@ def ensure_database(url: str) -> None:
     if u.get_backend_name() == "mysql" and u.database:
         # The server without a database: SQLAlchemy 2's `URL.set(database=None)` leaves the name as it was
         # (None means "unchanged" there), so the connection would ask for the missing database itself.
-        server = sa.create_engine(sa.URL.create(u.drivername, username=u.username, password=u.password, host=u.host,
-                                                port=u.port, query=u.query))
+        server = engine_for(sa.URL.create(u.drivername, username=u.username, password=u.password, host=u.host,
+                                          port=u.port, query=u.query).render_as_string(hide_password=False), "tool")
         try:
             with server.begin() as conn:
                 # A database name cannot be a bound parameter; quote it as an identifier.
@@ -95,10 +94,7 @@ class BulkLoader:
 
     def __init__(self, url: str):
         self.url = url
-        kwargs: dict[str, Any] = {}
-        if url.startswith("sqlite"):
-            kwargs["connect_args"] = {"timeout": 60}
-        self.engine = sa.create_engine(url, **kwargs)
+        self.engine = engine_for(url, "tool")
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         if self.is_sqlite:
             # On every connection of the load (the DDL's too: dropping big tables journals every

@@ -181,13 +181,15 @@ def test_bench_json_on_tiny_data_has_every_key(tmp_path, monkeypatch, capsys):
     assert "CPU-s" in table and f"{cpu['train']:.2f}" in table
     # the timed week continues the previous week's model that the untimed preparation trained
     assert record["details"]["warm_start"] == "from 2023-08-07"
+    # the weekly model's fit and the holdout protocol's, recorded by recorded_fit_seconds
+    assert len(record["details"]["lightfm_fit_seconds"]) == 2 and min(record["details"]["lightfm_fit_seconds"]) > 0
 
 
 def test_packed_key_reduction_equals_a_pandas_groupby_and_its_own_fallback():
     """merge_window's numpy reduction (one int64 key, stable sort, reduceat) against the groupby it
     replaced, with NaN ratios, NaT clicks and pairs repeated across weeks; ids too far apart to pack
     take the groupby path and give the same rows."""
-    from vodrec_assets.recsys.cleaning import _reduce_pairs
+    from vodrec_assets.recsys.window import _reduce_pairs
 
     rng = np.random.default_rng(3)
     frames = []

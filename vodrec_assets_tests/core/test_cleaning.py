@@ -7,9 +7,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from vodrec_assets.recsys.cleaning import (
-    CLICK_NUMERIC, PAIR_STATS_COLUMNS, WATCH_NUMERIC, WindowSummary, _quantile_of_counts, merge_window,
-    reduce_window_ranges, validate_logs, weekly_pair_stats, write_window_ratings,
+    CLICK_NUMERIC, PAIR_STATS_COLUMNS, WATCH_NUMERIC, WindowSummary, merge_window, reduce_window_ranges, validate_logs,
+    weekly_pair_stats, write_window_ratings,
 )
+from vodrec_assets.recsys.window import _quantile_of_counts
 
 WEEK = (pd.Timestamp("2023-08-07"), pd.Timestamp("2023-08-14"))
 

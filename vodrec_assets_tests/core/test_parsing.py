@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from vodrec_assets.defs.ingestion.assets import parquet_safe
-from vodrec_assets.recsys import cleaning
+from vodrec_assets.recsys import week_stats
 from vodrec_assets.recsys.cleaning import (
     CLICK_COLUMNS, CLICK_NUMERIC, REASONS, WATCH_COLUMNS, WATCH_NUMERIC, validate_logs, weekly_pair_stats,
 )
@@ -123,9 +123,9 @@ def test_packed_week_reduction_equals_the_groupby_reference():
         got = weekly_pair_stats(w, c)
         keep_w, keep_c = w["e_bool"].to_numpy() == 0, c["e_bool"].to_numpy() == 0
         ratio = np.clip(w["use_tms"].to_numpy()[keep_w] / w["disp_rtm_sec"].to_numpy()[keep_w], 0, 1)
-        want = cleaning._pair_stats_groupby(
-            [w[col].to_numpy(np.int64)[keep_w] for col in cleaning.ID_COLUMNS], ratio,
-            [c[col].to_numpy(np.int64)[keep_c] for col in cleaning.ID_COLUMNS],
+        want = week_stats._pair_stats_groupby(
+            [w[col].to_numpy(np.int64)[keep_w] for col in week_stats.ID_COLUMNS], ratio,
+            [c[col].to_numpy(np.int64)[keep_c] for col in week_stats.ID_COLUMNS],
             c["log_dt"].to_numpy("datetime64[ns]")[keep_c])
         pd.testing.assert_frame_equal(got.pairs, want)
         assert got.counts["pairs"] == len(want)

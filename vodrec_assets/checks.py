@@ -232,12 +232,13 @@ def check_job_name(check: dg.AssetChecksDefinition) -> str:
 # Dagster's UI cannot execute one check of a partitioned asset on its own ("not yet supported" on the
 # Checks tab's Execute button), so each weekly check has a job of its own: Jobs -> check_<asset>__<check>
 # -> pick the week in the Launchpad -> Launch. The unpartitioned checks execute from the Checks tab.
-CHECK_JOBS = [
-    dg.define_asset_job(
+def check_job(check: dg.AssetChecksDefinition):
+    key = next(iter(check.check_keys))
+    return dg.define_asset_job(
         name=check_job_name(check), selection=dg.AssetSelection.checks(check), partitions_def=weekly_partitions,
-        description=f"Run only the check {next(iter(check.check_keys)).name} on "
-                    f"{next(iter(check.check_keys)).asset_key.to_user_string()} for one week.",
+        description=f"Run only the check {key.name} on {key.asset_key.to_user_string()} for one week.",
         tags={"vodrec/job": "check"},
     )
-    for check in WEEKLY_CHECKS
-]
+
+
+CHECK_JOBS = [check_job(check) for check in WEEKLY_CHECKS]

@@ -114,3 +114,16 @@ def retry_max() -> int:
 def retry_delay_seconds() -> float:
     """The base delay of the exponential backoff between retries (1, 3, 7, 15 x this, +/- this)."""
     return float(os.environ.get("VODREC_RETRY_DELAY_SECONDS", "2"))
+
+
+def recommendations_due_after():
+    """How long after its week ends (Monday 00:00 Asia/Seoul) a week's recommendations are due:
+    `VODREC_RECOMMENDATIONS_DUE_MINUTES` (default 540: Monday 09:00 Seoul), less than a week."""
+    from datetime import timedelta
+
+    return timedelta(minutes=float(os.environ.get("VODREC_RECOMMENDATIONS_DUE_MINUTES", "540")))
+
+
+def alert_interval_seconds() -> int:
+    """How often the alert sensors look (`VODREC_ALERT_INTERVAL_SECONDS`, default 30)."""
+    return int(os.environ.get("VODREC_ALERT_INTERVAL_SECONDS", "30"))

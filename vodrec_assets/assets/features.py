@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from vodrec_assets.assets.common import data_errors_not_retried, rounded, week_of, weekly_asset_kwargs
+from vodrec_assets.drift import week_drift_figures
 from vodrec_assets.partitions import lookback_mapping, window_weeks
 from vodrec_assets.recsys.cleaning import (
     CLICK_NUMERIC, CLICK_OTHER_NUMERIC, REASONS, WATCH_NUMERIC, WATCH_OTHER_NUMERIC, validate_logs, weekly_pair_stats as reduce_week, write_window_ratings,
@@ -70,7 +71,10 @@ def weekly_pair_stats(context: dg.AssetExecutionContext, artifacts: ArtifactStor
         **stats.counts,
     }
     artifacts.write_json(f"weekly_pair_stats/{week}.json", summary)
-    return dg.MaterializeResult(metadata=rounded({**summary, "quarantine_path": artifacts.uri(f"quarantined_rows/{week}.parquet")}))
+    # Volume and drift figures against the trailing weeks (vodrec_assets/drift.py), plotted by partition.
+    drift = week_drift_figures(artifacts, week, raw_rows, stats.pairs)
+    return dg.MaterializeResult(metadata=rounded({**summary, **drift,
+                                                  "quarantine_path": artifacts.uri(f"quarantined_rows/{week}.parquet")}))
 
 
 @dg.asset(

@@ -17,6 +17,7 @@ from vodrec_assets.assets.common import rounded, weekly_asset_kwargs
 from vodrec_assets.assets.loaders import load_model, load_score_matrix
 from vodrec_assets.recsys.baselines import popularity_scorer
 from vodrec_assets.recsys.topk import NO_ITEM, recommend_top_k
+from vodrec_assets.freshness import recommendations_freshness_policy
 from vodrec_assets.resources import ArtifactStore, ServingRedis, SourceDatabase
 
 TOP_K = 10
@@ -40,6 +41,7 @@ def recommendations_frame(week: str, user_ids: np.ndarray, item_ids: np.ndarray,
 @dg.asset(
     group_name="serving", kinds={"parquet", "sql"}, code_version="1",
     deps=["trained_model", "score_matrix", "weekly_metrics"], **weekly_asset_kwargs(),
+    freshness_policy=recommendations_freshness_policy(),  # + the per-week check, vodrec_assets/freshness.py
 )
 def recommendations(context: dg.AssetExecutionContext, artifacts: ArtifactStore, source_db: SourceDatabase,
                     serving_redis: ServingRedis) -> dg.MaterializeResult:

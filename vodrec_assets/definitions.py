@@ -10,6 +10,7 @@ from vodrec_assets.drift import weekly_pair_stats_drift
 from vodrec_assets.freshness import alert_on_late_week, recommendations_on_time
 from vodrec_assets.environments import alert_notifier, resources_for_environment
 from vodrec_assets.quality import QualityPolicy
+from vodrec_assets.range_job import weekly_retrain_range
 from vodrec_assets.assets.training import select_model
 from vodrec_assets.schedules import automation_sensor, publish_metrics_history, weekly_retrain, weekly_retrain_schedule
 from vodrec_assets.sensors import alert_on_failed_run, alert_on_model_not_promoted
@@ -17,7 +18,7 @@ from vodrec_assets.sensors import alert_on_failed_run, alert_on_model_not_promot
 defs = dg.Definitions(
     assets=[*dg.load_assets_from_modules([ingestion, features, training, evaluation, serving]), backtest.model_zoo_backtest],
     asset_checks=[*CHECKS, weekly_pair_stats_drift, recommendations_on_time],
-    jobs=[weekly_retrain, publish_metrics_history, select_model, backtest.backtest_job, *CHECK_JOBS, check_job(weekly_pair_stats_drift)],
+    jobs=[weekly_retrain, weekly_retrain_range, publish_metrics_history, select_model, backtest.backtest_job, *CHECK_JOBS, check_job(weekly_pair_stats_drift)],
     schedules=[weekly_retrain_schedule],
     sensors=[automation_sensor, alert_on_failed_run, alert_on_model_not_promoted, alert_on_late_week],
     resources={**resources_for_environment(), "quality": QualityPolicy(), "alerts": alert_notifier()},

@@ -68,8 +68,10 @@ def _demo(bin_dir: Path, workdir: Path, env: dict, scale: str, weeks: int) -> di
 def _backfill(url: str, kind: str, chosen: list[str]) -> dict:
     data: dict = {"partitionNames": chosen, "fromFailure": False}
     if kind == "assets":
-        nodes = _graphql(url, "{ assetNodes { assetKey { path } } }")["assetNodes"]
-        data["assetSelection"] = [n["assetKey"] for n in nodes]
+        # What the button selects: every asset in view that can be materialized (not the external
+        # model_zoo_backtest, which the daemon would refuse: no job can run it).
+        nodes = _graphql(url, "{ assetNodes { assetKey { path } isMaterializable } }")["assetNodes"]
+        data["assetSelection"] = [n["assetKey"] for n in nodes if n["isMaterializable"]]
     else:
         data["selector"] = {"partitionSetName": "weekly_retrain_partition_set", "repositorySelector": {
             "repositoryLocationName": "vodrec_assets", "repositoryName": "__repository__"}}
@@ -141,6 +143,8 @@ def run(weeks: int, first: int, count: int, kinds: list[str], workdir: Path, sca
 
 
 def cli_bench_backfill(args: argparse.Namespace) -> int:
+    # Stopped with SIGTERM, still stop `dg dev` and its daemon (the `finally` above).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     workdir = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="vodrec-bench-backfill-"))
     workdir.mkdir(parents=True, exist_ok=True)
     kinds = args.kind.split(",")

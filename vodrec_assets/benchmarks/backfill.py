@@ -7,7 +7,8 @@ then `vodrec demo --no-backtest` over it (timed: the sum of its per-week times, 
 then `dg dev` on a free loopback port and, for each `--kind` in turn, one backfill launched through the
 webserver's GraphQL API exactly as the UI does it:
 - `assets`: "Materialize all…" on the lineage page (every asset, the chosen weeks);
-- `job`: the weekly_retrain job's partitions page (the job's assets, the chosen weeks).
+- `job`: the weekly_retrain job's partitions page (the job's assets, the chosen weeks);
+- `range`: the weekly_retrain_range job's Launchpad (one run over the chosen weeks).
 `--code DIR` benchmarks the package of another checkout (e.g. `git worktree add /tmp/base main`) with
 this benchmark. Prints the runs, seconds and ratios to the demo as JSON. Nothing is asserted: the figures
 go to docs/performance.md with the command.
@@ -34,6 +35,11 @@ from vodrec_assets.instance_config import repository_root
 
 LAUNCH = """mutation($data: LaunchBackfillParams!) { launchPartitionBackfill(backfillParams: $data) {
   __typename ... on LaunchBackfillSuccess { backfillId } ... on PythonError { message } } }"""
+LAUNCH_RUN = """mutation($params: ExecutionParams!) { launchRun(executionParams: $params) {
+  __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } } }"""
+RUN = """query($id: ID!) { runOrError(runId: $id) { ... on Run { status startTime endTime } } }"""
+RANGE_RUNS = """query($tag: String!) { runsOrError(filter: {tags: [{key: "vodrec/range_run", value: $tag}]}) {
+  ... on Runs { results { status } } } }"""
 BACKFILL = """query($id: String!) { partitionBackfillOrError(backfillId: $id) { ... on PartitionBackfill {
   status timestamp endTimestamp runs(limit: 2000) { runId status startTime endTime } } } }"""
 
@@ -65,7 +71,27 @@ def _demo(bin_dir: Path, workdir: Path, env: dict, scale: str, weeks: int) -> di
             "demo_process_seconds": round(process_seconds, 1)}
 
 
+def _range_run(url: str, chosen: list[str]) -> dict:
+    """The weekly_retrain_range job over the weeks, launched from its Launchpad: one run, queued like any."""
+    params = {"selector": {"repositoryLocationName": "vodrec_assets", "repositoryName": "__repository__",
+                           "jobName": "weekly_retrain_range"},
+              "runConfigData": {"ops": {"retrain_weeks": {"config": {"first_week": chosen[0], "last_week": chosen[-1]}}}}}
+    launched_at = time.time()
+    launched = _graphql(url, LAUNCH_RUN, {"params": params})["launchRun"]
+    if launched["__typename"] != "LaunchRunSuccess":
+        raise RuntimeError(launched)
+    run_id = launched["run"]["runId"]
+    while (run := _graphql(url, RUN, {"id": run_id})["runOrError"])["status"] not in ("SUCCESS", "FAILURE", "CANCELED"):
+        time.sleep(2)
+    weeks = _graphql(url, RANGE_RUNS, {"tag": run_id})["runsOrError"]["results"]
+    return {"status": "COMPLETED_SUCCESS" if run["status"] == "SUCCESS" else run["status"], "runs": 1,
+            "week_runs": len(weeks), "failed_week_runs": sum(w["status"] != "SUCCESS" for w in weeks),
+            "backfill_seconds": round((run["endTime"] or time.time()) - launched_at, 1)}
+
+
 def _backfill(url: str, kind: str, chosen: list[str]) -> dict:
+    if kind == "range":
+        return _range_run(url, chosen)
     data: dict = {"partitionNames": chosen, "fromFailure": False}
     if kind == "assets":
         # What the button selects: every asset in view that can be materialized (not the external

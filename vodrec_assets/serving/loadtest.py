@@ -12,6 +12,11 @@
 Bounded on both axes: at most `--requests` requests and at most `--max-seconds` seconds. Each of the
 `--concurrency` workers holds one keep-alive HTTP/1.1 connection (stdlib http.client, no extra
 dependency). Prints requests/s and latency percentiles; `--json` prints them as JSON.
+
+`--generator wrk` drives the same requests with wrk (Debian's package `wrk`, a C load generator) for
+`--max-seconds`: it costs a tenth of the Python generator's CPU per request, which on a 2-core machine
+leaves the cores to the server being measured. It counts statuses, not bodies; the Python generator (the
+default) also checks every body's `source` and `model_week`.
 """
 
 from __future__ import annotations
@@ -216,6 +221,68 @@ def run_load(url: str, ids: list[int], requests: int, concurrency: int, max_seco
     }
 
 
+# wrk runs one Lua state per thread: each walks the same planned paths from its own offset.
+_WRK_SCRIPT = r"""
+local paths = {}
+local position = 0
+local thread_count = 0
+setup = function(thread)
+  thread:set("offset", thread_count)
+  thread_count = thread_count + 1
+end
+init = function(args)
+  for line in io.lines(args[1]) do paths[#paths + 1] = line end
+  position = (tonumber(offset) or 0) * 7919
+end
+request = function()
+  position = position % #paths + 1
+  return wrk.format("GET", paths[position])
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'VODREC_WRK {"requests": %d, "duration_us": %d, "connect": %d, "read": %d, "write": %d, "status": %d, ' ..
+    '"timeout": %d, "p50": %d, "p90": %d, "p99": %d, "max": %d}\n',
+    summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout,
+    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max))
+end
+"""
+
+
+def run_wrk(url: str, ids: list[int], concurrency: int, seconds: float, k: int = 10,
+            unknown_share: float = 0.0, seed: int = 0) -> dict:
+    """The same request mix as `run_load`, sent by wrk (one thread, `concurrency` keep-alive connections)
+    for `seconds`; wrk reports non-2xx answers as status errors."""
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        raise SystemExit("--generator wrk needs wrk on PATH (Debian: apt-get install wrk)")
+    rng = random.Random(seed)
+    unknown_base = max(ids) + 1
+    plan = [unknown_base + rng.randrange(1_000_000) if rng.random() < unknown_share else rng.choice(ids)
+            for _ in range(200_000)]
+    with tempfile.TemporaryDirectory(prefix="vodrec-wrk-") as tmp:
+        paths, script = Path(tmp, "paths.txt"), Path(tmp, "requests.lua")
+        paths.write_text("".join(f"/recommendations/{i}?k={k}\n" for i in plan))
+        script.write_text(_WRK_SCRIPT)
+        out = subprocess.run([wrk, "-t1", f"-c{concurrency}", f"-d{max(1, round(seconds))}s", "--timeout", "30s",
+                              "-s", str(script), url, "--", str(paths)], capture_output=True, text=True, check=True)
+    line = next((ln for ln in out.stdout.splitlines() if ln.startswith("VODREC_WRK ")), None)
+    if line is None:
+        raise RuntimeError(f"wrk printed no summary: {out.stdout[-1000:]} {out.stderr[-1000:]}")
+    w = json.loads(line.split(" ", 1)[1])
+    elapsed = w["duration_us"] / 1e6
+    errors = w["connect"] + w["read"] + w["write"] + w["timeout"]
+    return {
+        "url": url, "generator": "wrk", "requests_planned": None, "requests_done": w["requests"],
+        "ok": w["requests"] - w["status"] - w["read"], "errors": errors + w["status"], "error_samples": [],
+        "status_counts": {"non-2xx": w["status"]}, "sources": {}, "model_weeks": {},
+        "concurrency": concurrency, "seconds": round(elapsed, 2),
+        "requests_per_second": round(w["requests"] / elapsed, 1) if elapsed else None,
+        "latency_ms": {q: round(w[q] / 1000, 2) for q in ("p50", "p90", "p99", "max")},
+        "stopped_by_time_limit": True,
+    }
+
+
 # --------------------------------------------------------------------------- a server to test
 
 
@@ -322,9 +389,15 @@ def timed_load(url: str, ids: list[int], args: argparse.Namespace, server_pid: i
         watched = {"server": server_pid, **watched}
     before = {name: process_cpu_seconds(pid) for name, pid in watched.items()}
     own = time.process_time()
-    report = run_load(url, ids, args.requests, args.concurrency, args.max_seconds, args.k, args.unknown_share)
+    children = os.times()
+    if args.generator == "wrk":
+        report = run_wrk(url, ids, args.concurrency, args.max_seconds, args.k, args.unknown_share)
+    else:
+        report = run_load(url, ids, args.requests, args.concurrency, args.max_seconds, args.k, args.unknown_share)
     spent = {name: process_cpu_seconds(pid) - before[name] for name, pid in watched.items()}
-    spent["load_generator"] = time.process_time() - own
+    after = os.times()
+    spent["load_generator"] = (time.process_time() - own + after.children_user - children.children_user
+                               + after.children_system - children.children_system)
     done = max(report["requests_done"], 1)
     report["cpu_ms_per_request"] = {name: round(1000 * s / done, 3) for name, s in spent.items()}
     return report
@@ -344,6 +417,9 @@ def _load_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--redis-prefix", help="VODREC_REDIS_PREFIX for the server it starts")
     p.add_argument("--watch-pid", type=int, action="append",
                    help="also report this process's CPU per request (the MariaDB or Redis server); repeatable")
+    p.add_argument("--generator", choices=["python", "wrk"], default="python",
+                   help="python: threads of http.client, every body checked; wrk: the C load generator for "
+                        "--max-seconds (--requests ignored), statuses only")
     p.add_argument("--json", action="store_true")
 
 

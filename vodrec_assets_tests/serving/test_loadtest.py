@@ -5,6 +5,7 @@ The figures it prints are reported in docs/serving.md, never asserted here."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 
@@ -12,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from vodrec_assets import schema
-from vodrec_assets.serving.loadtest import seed_serving_db, served_subscribers
+from vodrec_assets.serving.loadtest import seed_serving_db, served_subscribers, start_server, stop_server
 
 
 def test_seed_writes_what_the_assets_write(tmp_path):
@@ -52,3 +53,28 @@ def test_loadtest_runs_against_a_real_server(tmp_path):
     assert report["requests_per_second"] > 0 and set(report["latency_ms"]) == {"p50", "p90", "p99", "max"}
     print(f"\nloadtest smoke: {report['requests_per_second']} req/s, p50 {report['latency_ms']['p50']} ms, "
           f"p99 {report['latency_ms']['p99']} ms")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed (.ci/run installs it: apt-get install wrk)")
+def test_wrk_generator_counts_answers_and_refusals(tmp_path):
+    """The prime-time figures in docs/serving.md come from `--generator wrk`: it must count every request
+    and report a refused one (k=0 is a 422) as an error instead of as throughput."""
+    url = f"sqlite:///{tmp_path / 'serve.db'}"
+    seed_serving_db(url, subscribers=200, k=10, weeks=2)
+    proc, base = start_server(url)
+    try:
+        def run(k: int) -> tuple[int, dict]:
+            done = subprocess.run(
+                [sys.executable, "-m", "vodrec_assets.serving.loadtest", "run", "--url", base, "--source", url,
+                 "--generator", "wrk", "--concurrency", "2", "--max-seconds", "2", "--warmup", "0", "--k", str(k),
+                 "--json"], capture_output=True, text=True, timeout=60)
+            return done.returncode, json.loads(done.stdout)
+
+        rc, good = run(10)
+        assert rc == 0 and good["requests_done"] > 100 and good["ok"] == good["requests_done"] and good["errors"] == 0
+        assert good["requests_per_second"] > 0 and set(good["latency_ms"]) == {"p50", "p90", "p99", "max"}
+        rc, refused = run(0)
+        assert rc == 1 and refused["ok"] == 0 and refused["errors"] == refused["requests_done"] > 0
+    finally:
+        stop_server(proc)

@@ -6,7 +6,7 @@ import dagster as dg
 
 from vodrec_assets.assets import backtest, evaluation, features, ingestion, serving, training
 from vodrec_assets.checks import CHECK_JOBS, CHECKS, check_job
-from vodrec_assets.drift import weekly_pair_stats_drift
+from vodrec_assets.drift import alert_on_drift_warning, weekly_pair_stats_drift
 from vodrec_assets.freshness import alert_on_late_week, recommendations_on_time
 from vodrec_assets.environments import alert_notifier, resources_for_environment
 from vodrec_assets.quality import QualityPolicy
@@ -20,7 +20,8 @@ defs = dg.Definitions(
     asset_checks=[*CHECKS, weekly_pair_stats_drift, recommendations_on_time],
     jobs=[weekly_retrain, weekly_retrain_range, publish_metrics_history, select_model, backtest.backtest_job, *CHECK_JOBS, check_job(weekly_pair_stats_drift)],
     schedules=[weekly_retrain_schedule],
-    sensors=[automation_sensor, alert_on_failed_run, alert_on_model_not_promoted, alert_on_late_week],
+    sensors=[automation_sensor, alert_on_failed_run, alert_on_model_not_promoted, alert_on_late_week,
+             alert_on_drift_warning],
     resources={**resources_for_environment(), "quality": QualityPolicy(), "alerts": alert_notifier()},
     # One process per run: a weekly partition is a short chain of steps, and a process per step would
     # spend more time importing than computing. Parallelism comes from runs (partitions) instead.

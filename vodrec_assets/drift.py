@@ -4,7 +4,8 @@
 metadata, so the UI plots them week by week (Catalog -> weekly_pair_stats -> Plots); they compare the week
 with the trailing weeks stored before it. The non-blocking check `weekly_pair_stats_drift` judges those
 figures against the thresholds and warns; nothing is stopped (the blocking floor for an emptied week is
-the `*_volume` checks of the raw logs)."""
+the `*_volume` checks of the raw logs). The sensor `alert_on_drift_warning` sends one alert per week that
+warned."""
 
 import warnings
 
@@ -15,6 +16,7 @@ import pandas as pd
 # Partitioned asset checks are "preview" in Dagster 1.13 (as in checks.py, imported after this module).
 warnings.filterwarnings("ignore", message=".*partitions_def on an AssetCheckSpec.*")
 
+from vodrec_assets.alerts import Alert, AlertNotifier  # noqa: E402
 from vodrec_assets.partitions import previous_week, weekly_partitions  # noqa: E402
 from vodrec_assets.recsys.drift import DEFAULT_TRAILING_WEEKS, DriftThresholds, WeekSample, drift_warnings, week_drift  # noqa: E402
 from vodrec_assets.resources import ArtifactStore  # noqa: E402
@@ -68,3 +70,33 @@ def weekly_pair_stats_drift(context: dg.AssetCheckExecutionContext) -> dg.AssetC
         description = "; ".join(found) or f"in line with the {figures['drift_trailing_weeks']} weeks before"
     return dg.AssetCheckResult(passed=not found, severity=dg.AssetCheckSeverity.WARN, description=description,
                                metadata=figures)
+
+
+@dg.sensor(
+    name="alert_on_drift_warning",
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=30,
+    description="Alerts once per week whose weekly_pair_stats_drift check warned (volume, new ids or PSI).",
+)
+def alert_on_drift_warning(context: dg.SensorEvaluationContext, alerts: AlertNotifier):
+    """Over the check's evaluations, oldest first; the cursor (an event storage id) moves past each one once
+    its alert is delivered (or there was nothing to say), so nothing is sent twice or lost."""
+    evaluations = dg.EventRecordsFilter(event_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
+    if context.cursor is None:  # a new deployment starts from now: it does not replay old warnings
+        newest = context.instance.get_event_records(evaluations, limit=1, ascending=False)
+        context.update_cursor(str(newest[0].storage_id if newest else 0))
+        return dg.SkipReason("watching drift warnings from now on")
+    records = context.instance.get_event_records(
+        dg.EventRecordsFilter(event_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION, after_cursor=int(context.cursor)),
+        limit=200, ascending=True)
+    if not records:
+        return dg.SkipReason("no new check evaluation")
+    for record in records:
+        evaluation = record.event_log_entry.dagster_event.event_specific_data
+        if evaluation.check_name == "weekly_pair_stats_drift" and not evaluation.passed and alerts.configured:
+            week = evaluation.partition
+            alerts.send(Alert(kind="drift", title=f"week {week}'s logs drifted from the weeks before",
+                              detail=evaluation.description or "", week=week, run_id=record.event_log_entry.run_id,
+                              path="/assets/weekly_pair_stats?view=checks"))  # raises when the target is down
+        context.update_cursor(str(record.storage_id))
+    return None

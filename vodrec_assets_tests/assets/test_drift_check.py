@@ -6,14 +6,25 @@ import sqlite3
 
 import dagster as dg
 
+from vodrec_assets.alerts import AlertNotifier
 from vodrec_assets.checks import CHECKS
-from vodrec_assets.drift import weekly_pair_stats_drift
+from vodrec_assets.drift import alert_on_drift_warning, weekly_pair_stats_drift
 from vodrec_assets_tests.assets.conftest import ASSETS, WEEKS
+from vodrec_assets_tests.operations.test_alerts import Receiver
 
 SELECTION = dg.AssetSelection.groups("ingestion") | dg.AssetSelection.assets("weekly_pair_stats")
 
 
-def test_drift_figures_are_plotted_by_week_and_a_shifted_week_warns_without_blocking(workspace):
+def test_drift_figures_are_plotted_by_week_and_a_shifted_week_warns_without_blocking_and_is_alerted_once(workspace):
+    receiver = Receiver().start()
+    notifier = AlertNotifier(webhook_url=receiver.url, ui_base_url="http://ui:3000")
+
+    def tick(cursor):
+        context = dg.build_sensor_context(instance=workspace.instance, resources={"alerts": notifier}, cursor=cursor)
+        alert_on_drift_warning(context)
+        return context.cursor
+
+    cursor = tick(None)  # the first tick starts from now
     with sqlite3.connect(workspace.db_path) as conn:  # the third week: two rows in three lost, short viewing
         for table in ("vods_sumut", "contlog"):
             conn.execute(f"DELETE FROM {table} WHERE log_dt >= ? AND log_dt < ? AND rowid % 3 > 0",  # noqa: S608
@@ -40,3 +51,10 @@ def test_drift_figures_are_plotted_by_week_and_a_shifted_week_warns_without_bloc
     assert not shifted.passed and shifted.severity == dg.AssetCheckSeverity.WARN
     assert "log volume 0.3" in shifted.description and "watch-ratio distribution shifted" in shifted.description
     assert shifted.metadata["drift_rows_vs_trailing"].value < 0.5
+
+    try:  # one alert for the week that warned, none for the others, never twice
+        tick(tick(cursor))
+    finally:
+        receiver.stop()
+    assert [(b["vodrec"]["kind"], b["vodrec"]["week"]) for b in receiver.bodies] == [("drift", WEEKS[2])]
+    assert "log volume 0.3" in receiver.bodies[0]["text"]

@@ -11,9 +11,9 @@ significant one.
 
 Thresholds (`DriftThresholds`, documented in docs/operations.md): a week warns when its volume is outside
 [0.5, 2] x the trailing median, when more than 30 % of its active subscribers or of its programs are new to
-the trailing weeks, or when either PSI exceeds 0.25. On the generator's tiny weeks the figures stay well
-inside (52 weeks: volume 0.96-1.04 x, new shares at most 3 %, PSI at most 0.05; docs/operations.md); a week whose viewing was replaced, duplicated or halved
-crosses at least one (tested).
+the trailing weeks, or when either PSI exceeds 0.25. On the generator's 52 tiny weeks the figures stay
+well inside (volume 0.96-1.04 x, new shares at most 3 %, PSI at most 0.05; docs/operations.md); a week
+whose viewing was halved, replaced, cut short or concentrated on few subscribers crosses one (tested).
 """
 
 from __future__ import annotations

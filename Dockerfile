@@ -40,6 +40,9 @@ WORKDIR /opt/dagster/app
 # The production instance config (MySQL storage, credentials from env) and the gRPC workspace.
 COPY deploy/dagster.yaml /opt/dagster/dagster_home/dagster.yaml
 COPY workspace.compose.yaml /opt/dagster/app/workspace.yaml
+# The [tool.dg] project settings beside the working directory: vodrec_assets.definitions loads the defs folder
+# they name (dg.load_from_defs_folder) from the installed package.
+COPY pyproject.toml /opt/dagster/app/pyproject.toml
 COPY deploy/create_bucket.py /opt/dagster/app/deploy/create_bucket.py
 # Every container of the image refuses to start with a `changeme` left from .env.example.
 COPY deploy/mysql/initdb/00-refuse-placeholders.sh /opt/dagster/app/deploy/00-refuse-placeholders.sh

@@ -2,7 +2,7 @@
 
 `classify_failed_run` tells a week stopped on purpose (a blocking check: no logs, the quality gate) from a
 run that broke; `AlertNotifier` posts a Slack-compatible JSON body to a webhook and/or sends an e-mail.
-The sensors that decide when to alert live in vodrec_assets/sensors.py.
+The sensors that decide when to alert live in vodrec_assets/defs/sensors.py.
 """
 
 from __future__ import annotations

@@ -168,9 +168,9 @@ def run_demo_backtest(defs, instance, weeks: list[str], run_config: dict) -> Non
     if not result.success:
         print(f"backtest FAILED: {_failure_summary(result)}", flush=True)
         return
-    from vodrec_assets.assets.training import BACKTEST_CHOICE_KEY
+    from vodrec_assets.artifacts import BACKTEST_CHOICE
 
-    choice = defs.resources["artifacts"].read_json(BACKTEST_CHOICE_KEY)
+    choice = BACKTEST_CHOICE.read(defs.resources["artifacts"])
     print(f"backtest over {held_out} held-out weeks in {time.perf_counter() - t0:.1f}s: {choice['family']} "
           f"({choice['reason']})", flush=True)
     if choice["family"] == "lightfm" or run_config.get("ops", {}).get("trained_model", {}).get("config", {}).get("family"):
@@ -189,7 +189,7 @@ def weekly_run_config(training_json: str | None) -> dict:
     if training_json:
         import json
 
-        from vodrec_assets.assets.training import TrainingConfig
+        from vodrec_assets.defs.training.assets import TrainingConfig
 
         try:
             fields = json.loads(training_json)
@@ -230,7 +230,7 @@ def _failure_summary(result) -> str:
 
 
 def print_summary(defs) -> None:
-    from vodrec_assets.assets.evaluation import load_weekly_metrics
+    from vodrec_assets.artifacts import load_weekly_metrics
 
     artifacts = defs.resources["artifacts"]
     records = load_weekly_metrics(artifacts)

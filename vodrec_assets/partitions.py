@@ -53,6 +53,13 @@ previous_week_mapping = dg.TimeWindowPartitionMapping(
     start_offset=-1, end_offset=-1, allow_nonexistent_upstream_partitions=True
 )
 
+this_and_previous_week = dg.TimeWindowPartitionMapping(
+    start_offset=-1, end_offset=0, allow_nonexistent_upstream_partitions=True
+)
+
+# Every week up to this one (the champion replays every evaluated week).
+all_weeks_so_far = lookback_mapping(_ALL_WEEKS)
+
 
 def week_bounds(partition_key: str) -> tuple[datetime, datetime]:
     """Naive Seoul-local [Monday 00:00, next Monday 00:00) of a partition key: how log_dt is stored."""

@@ -13,7 +13,6 @@ import os
 import tempfile
 import zipfile
 from datetime import datetime
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,7 @@ from dagster_aws.s3 import S3Resource
 from pydantic import PrivateAttr
 
 from vodrec_assets import schema, settings
+from vodrec_assets.database import engine_for, sqlite_file
 from vodrec_assets.recsys.assignment import PLAIN_LENGTH, ZONE_MARGIN
 
 
@@ -47,25 +47,6 @@ class ArtifactIntegrityError(ValueError):
 MANIFEST_ENTRY = "__manifest__"
 
 
-@lru_cache(maxsize=8)
-def _engine(url: str) -> sa.Engine:
-    kwargs: dict[str, Any] = {"future": True}
-    if url.startswith("sqlite"):
-        kwargs["connect_args"] = {"timeout": 60}
-    else:
-        kwargs["pool_pre_ping"] = True
-        kwargs["pool_recycle"] = 1800
-    if url.startswith("mysql"):
-        kwargs["paramstyle"] = "format"  # positional: bulk inserts pass plain tuples
-        if "pymysql" in url:
-            # A server that stops answering (a lock, an overloaded host) fails the read after this long
-            # instead of stalling the run; pymysql's default is to wait forever. Per socket read, so a
-            # long streamed read that keeps receiving rows is not cut.
-            timeout = settings.source_read_timeout_seconds()
-            kwargs["connect_args"] = {"connect_timeout": 10, "read_timeout": timeout, "write_timeout": timeout}
-    return sa.create_engine(url, **kwargs)
-
-
 def _sql_dt(value: datetime) -> str:
     return value.strftime(schema.SQL_DATETIME_FORMAT)
 
@@ -75,16 +56,6 @@ def _window_params(start: datetime, end: datetime) -> dict[str, str]:
     return {"start": _sql_dt(start), "end": _sql_dt(end), "start_out": _sql_dt(start - ZONE_MARGIN),
             "end_out": _sql_dt(end + ZONE_MARGIN), "start_in": _sql_dt(start + ZONE_MARGIN),
             "end_in": _sql_dt(end - ZONE_MARGIN)}
-
-
-def _sqlite_file(url: str) -> str | None:
-    """The database file of a plain SQLite URL, None for anything else (other databases, memory, URI options)."""
-    parsed = sa.engine.make_url(url)
-    if parsed.get_backend_name() != "sqlite" or parsed.drivername not in ("sqlite", "sqlite+pysqlite"):
-        return None
-    if not parsed.database or parsed.database == ":memory:" or parsed.query:
-        return None
-    return parsed.database
 
 
 def _exact_text(column: str, text_affinity: bool = False) -> str:
@@ -143,7 +114,7 @@ class SourceDatabase(dg.ConfigurableResource):
 
     @property
     def engine(self) -> sa.Engine:
-        return _engine(self.url)
+        return engine_for(self.url, "pipeline")
 
     def _table(self, name: str) -> sa.Table:
         # Table and column names can't be bound parameters, so they come only from our schema.
@@ -241,7 +212,7 @@ class SourceDatabase(dg.ConfigurableResource):
         text: integers and text exactly as stored, a real as SQLite's shortest text when that reads
         back to the same number (else 17 significant digits), NULL as null. Other databases (typed:
         MySQL), in-memory SQLite or a missing driver give None: use `read_window`."""
-        path = _sqlite_file(self.url)
+        path = sqlite_file(self.url, plain=True)
         if path is None:
             return None
         try:

@@ -19,6 +19,9 @@ DateTimeCol = sa.DateTime().with_variant(_SQLITE_DATETIME, "sqlite")
 
 metadata = sa.MetaData()
 
+# The two ids every log row, pair and recommendation is keyed by.
+ID_COLUMNS = ("subsr_id", "program_id")
+
 userinfo = sa.Table(
     "userinfo",
     metadata,

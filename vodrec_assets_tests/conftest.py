@@ -9,7 +9,7 @@ import tempfile
 import pytest
 import sqlalchemy as sa
 
-# Steps are retried with exponential backoff (vodrec_assets.assets.common.io_retry_policy); in tests the
+# Steps are retried with exponential backoff (vodrec_assets.asset_defaults.io_retry_policy); in tests the
 # base delay is short so that a failing step fails in well under a second instead of about 50 s. Set
 # before any test module imports the assets (the policy is read when they are defined).
 os.environ.setdefault("VODREC_RETRY_DELAY_SECONDS", "0.05")

@@ -97,7 +97,7 @@ class _Runner:
     def __init__(self, folder: Path, num_threads: int):
         import logging
 
-        from vodrec_assets.assets.training import TrainingConfig
+        from vodrec_assets.defs.training.assets import TrainingConfig
         from vodrec_assets.quality import QualityPolicy
         from vodrec_assets.resources import LocalArtifactStore, SourceDatabase
 
@@ -113,33 +113,33 @@ class _Runner:
         return dg.build_asset_context(partition_key=week)
 
     def ingest(self, week: str) -> None:
-        from vodrec_assets.assets import ingestion
+        from vodrec_assets.defs.ingestion import assets as ingestion
 
         for asset in (ingestion.vod_catalog, ingestion.subscribers, ingestion.raw_vod_logs, ingestion.raw_click_logs):
             asset(self.context(week), source_db=self.source_db, artifacts=self.artifacts)
 
     def week_stats(self, week: str) -> None:
-        from vodrec_assets.assets import features
+        from vodrec_assets.defs.features import assets as features
 
         features.weekly_pair_stats(self.context(week), artifacts=self.artifacts)
 
     def window(self, week: str) -> None:
-        from vodrec_assets.assets import features
+        from vodrec_assets.defs.features import assets as features
 
         features.cleaned_ratings(self.context(week), artifacts=self.artifacts)
 
     def matrix(self, week: str) -> None:
-        from vodrec_assets.assets import features
+        from vodrec_assets.defs.features import assets as features
 
         features.score_matrix(self.context(week), artifacts=self.artifacts)
 
     def train(self, week: str) -> None:
-        from vodrec_assets.assets import training
+        from vodrec_assets.defs.training import assets as training
 
         training.trained_model(self.context(week), config=self.training, artifacts=self.artifacts)
 
     def evaluate(self, week: str) -> None:
-        from vodrec_assets.assets import evaluation
+        from vodrec_assets.defs.evaluation import assets as evaluation
 
         evaluation.weekly_metrics(self.context(week), artifacts=self.artifacts, quality=self.quality)
 
@@ -227,7 +227,8 @@ class _RssSampler:
 
 def run_partition(folder: str, week: str, num_threads: int) -> dict[str, Any]:
     """Materialize `week` stage by stage through the asset functions; seconds and peak RSS per stage."""
-    from vodrec_assets.assets import serving
+    from vodrec_assets import publishing
+    from vodrec_assets.defs.serving import assets as serving
     from vodrec_assets.resources import ServingRedis
 
     from vodrec_assets.recsys import evaluation
@@ -271,9 +272,9 @@ def run_partition(folder: str, week: str, num_threads: int) -> dict[str, Any]:
     with stage("evaluate"):
         runner.evaluate(week)
     with stage("recommend"):
-        recs = serving.compute_recommendations(runner.artifacts, week)
+        recs = publishing.compute_recommendations(runner.artifacts, week)
     with stage("publish"):
-        serving.publish_recommendations(runner.artifacts, runner.source_db, recs)
+        publishing.publish_recommendations(runner.artifacts, runner.source_db, recs)
         serving.champion_model(runner.context(week), artifacts=runner.artifacts, source_db=runner.source_db,
                                serving_redis=ServingRedis())
     sampler.close()

@@ -15,7 +15,7 @@ import time
 import pandas as pd
 
 from vodrec_assets import settings
-from vodrec_assets.assets.loaders import load_model, load_score_matrix
+from vodrec_assets.artifacts import TRAINED_MODEL, WEEKLY_PAIR_STATS, load_model, load_score_matrix
 from vodrec_assets.recsys.baselines import EASE_MAX_ITEMS, ease_scorer, item_knn_scorer, popularity_scorer
 from vodrec_assets.recsys.evaluation import evaluate_scorer, next_week_targets
 from vodrec_assets.resources import ArtifactStore, LocalArtifactStore
@@ -26,15 +26,14 @@ METRICS = ("precision_at_10", "recall_at_10", "map_at_10", "ndcg_at_10", "catalo
 
 def stored_weeks(artifacts: ArtifactStore) -> list[str]:
     """Weeks that have a trained model, oldest first."""
-    return sorted(k.removeprefix("trained_model/").removesuffix(".json")
-                  for k in artifacts.list_keys("trained_model/") if k.endswith(".json"))
+    return TRAINED_MODEL.stored_weeks(artifacts)
 
 
 def next_week_comparison(artifacts: ArtifactStore, prev: str, week: str) -> dict[str, dict[str, float]]:
     """Every model's next-week metrics for `week`, fitted on `prev`'s window."""
     matrix = load_score_matrix(artifacts, prev)
     model, _, _ = load_model(artifacts, prev)
-    users, relevant = next_week_targets(matrix, artifacts.read_parquet(f"weekly_pair_stats/{week}.parquet"))
+    users, relevant = next_week_targets(matrix, WEEKLY_PAIR_STATS.read(artifacts, week))
     if len(users) == 0:
         return {}
     train = matrix.interactions
@@ -60,7 +59,7 @@ def run(artifacts: ArtifactStore) -> dict:
     weeks = stored_weeks(artifacts)
     per_week = {}
     for prev, week in zip(weeks, weeks[1:]):
-        if artifacts.exists(f"weekly_pair_stats/{week}.parquet"):
+        if WEEKLY_PAIR_STATS.exists(artifacts, week):
             result = next_week_comparison(artifacts, prev, week)
             if result:
                 per_week[week] = result

@@ -1,6 +1,6 @@
 """`vodrec backtest`: the zoo's backtest on the weeks a `vodrec demo` stored, from the command line.
 
-The same code as the on-demand Dagster job `backtest` (assets/backtest.py): every family tuned on the
+The same code as the on-demand Dagster job `backtest` (defs/training/backtest.py): every family tuned on the
 earlier target weeks, scored on the newest `--held-out` ones with `next_week_targets` +
 `evaluate_scorer`, the weekly LightFM scored as served. `--record` also writes backtest/choice.json,
 which the weekly `trained_model` then trains (the job records by default; this command does not).
@@ -44,8 +44,8 @@ def format_result(record: dict, metric: str) -> str:
 def cli_backtest(args: argparse.Namespace) -> int:
     import dagster as dg
 
-    from vodrec_assets.assets.backtest import BacktestConfig, run_backtest_on
-    from vodrec_assets.assets.training import BACKTEST_CHOICE_KEY
+    from vodrec_assets.defs.training.backtest import BacktestConfig, run_backtest_on
+    from vodrec_assets.artifacts import BACKTEST_CHOICE
 
     root = args.artifacts or str(settings.artifacts_dir())
     artifacts = LocalArtifactStore(root=root)
@@ -60,9 +60,9 @@ def cli_backtest(args: argparse.Namespace) -> int:
     record = result.to_record() | {"seconds": time.perf_counter() - started}
     if args.record:
         decided_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        artifacts.write_json(BACKTEST_CHOICE_KEY, {**result.choice, "decided_at": f"{decided_at} (vodrec backtest)",
-                                                   "held_out_weeks": result.held_out_weeks,
-                                                   "tuning_weeks": result.tuning_weeks})
+        BACKTEST_CHOICE.write(artifacts, {**result.choice, "decided_at": f"{decided_at} (vodrec backtest)",
+                                          "held_out_weeks": result.held_out_weeks,
+                                          "tuning_weeks": result.tuning_weeks})
     print(json.dumps(record, indent=2, default=str) if args.json else
           format_result(record, args.metric) + f"\n\n{record['seconds']:.1f} s")
     return 0

@@ -22,8 +22,8 @@ from vodrec_assets import settings
 
 
 def run(folder: str, week: str, ials_threads: int) -> dict:
-    from vodrec_assets.assets.loaders import load_score_matrix
-    from vodrec_assets.assets.training import TrainingConfig, warm_start_state
+    from vodrec_assets.artifacts import WEEKLY_PAIR_STATS, load_score_matrix
+    from vodrec_assets.defs.training.assets import TrainingConfig, warm_start_state
     from vodrec_assets.recsys.evaluation import fit_on
     from vodrec_assets.recsys.topk import recommend_top_k
     from vodrec_assets.recsys.warm_start import pairs_watched_in
@@ -46,8 +46,8 @@ def run(folder: str, week: str, ials_threads: int) -> dict:
     state, warm = warm_start_state(artifacts, week, lightfm_config, matrix)
     if state is None:
         raise SystemExit(f"no warm start possible for {week} ({warm['warm_start']}): run `vodrec bench --scale large` first")
-    inter, weights = pairs_watched_in(matrix, artifacts.read_parquet(
-        f"weekly_pair_stats/{week}.parquet", ["subsr_id", "program_id", "watch_max_ratio"]))
+    inter, weights = pairs_watched_in(matrix, WEEKLY_PAIR_STATS.read(
+        artifacts, week, ["subsr_id", "program_id", "watch_max_ratio"]))
     model = fit_on(matrix, inter, weights, replace(lightfm_config, epochs=config.warm_start_epochs), initial_state=state)
     out["lightfm_warm"] = {"fit_seconds": time.perf_counter() - t0, "fit_pairs": int(inter.nnz),
                            "rank_seconds": rank(model.scorer())}

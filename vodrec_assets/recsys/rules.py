@@ -1,5 +1,5 @@
 """The data-quality rules behind the asset checks, as plain functions of data: testable on crafted
-frames without Dagster. Each returns a Verdict; checks.py turns it into an AssetCheckResult."""
+frames without Dagster. Each returns a Verdict; the checks beside each domain (defs/<domain>/checks.py) turn it into an AssetCheckResult."""
 
 from dataclasses import dataclass, field
 from typing import Any
@@ -9,8 +9,7 @@ import pandas as pd
 
 from vodrec_assets.recsys.matrix import ScoreMatrix
 from vodrec_assets.recsys.parsing import datetime_values
-
-ID_COLUMNS = ("subsr_id", "program_id")
+from vodrec_assets.schema import ID_COLUMNS
 
 
 @dataclass(frozen=True)

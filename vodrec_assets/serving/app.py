@@ -26,6 +26,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 
+from vodrec_assets.database import sqlite_file
+from vodrec_assets.settings import current
 from vodrec_assets.serving import answers, store
 from vodrec_assets.serving.dashboard import render_dashboard
 from vodrec_assets.serving.fastpath import FastRecommendations
@@ -414,15 +416,13 @@ def _refresh_seconds(args: Any) -> float:
     explicit = getattr(args, "refresh_seconds", None)
     if explicit is not None:
         return float(explicit)
-    return float(os.environ.get("VODREC_SERVE_REFRESH_SECONDS", DEFAULT_REFRESH_SECONDS))
+    return float(current()["VODREC_SERVE_REFRESH_SECONDS"] or DEFAULT_REFRESH_SECONDS)
 
 
 def _missing_sqlite_file(url: str) -> str | None:
     """The file of a SQLite URL when it does not exist, else None."""
-    parsed = sa.engine.make_url(url)
-    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
-        return None
-    return None if os.path.exists(parsed.database) else parsed.database
+    path = sqlite_file(url)
+    return None if path is None or os.path.exists(path) else path
 
 
 def cli_serve(args: Any) -> int:
@@ -440,8 +440,8 @@ def cli_serve(args: Any) -> int:
         raise SystemExit(f"no database at {missing}: pass --source (or VODREC_SOURCE_URL) of the database "
                          "the pipeline writes the recommendations to")
     app = create_app(url, refresh_seconds=_refresh_seconds(args), redis_url=redis_url(),
-                     redis_prefix=redis_prefix(), store_name=os.environ.get("VODREC_SERVE_STORE", "auto"),
-                     snapshot_max_rows=int(os.environ.get("VODREC_SERVE_SNAPSHOT_MAX_ROWS", DEFAULT_SNAPSHOT_MAX_ROWS)))
+                     redis_prefix=redis_prefix(), store_name=current()["VODREC_SERVE_STORE"],
+                     snapshot_max_rows=int(current()["VODREC_SERVE_SNAPSHOT_MAX_ROWS"] or DEFAULT_SNAPSHOT_MAX_ROWS))
     shown = sa.engine.make_url(url).render_as_string(hide_password=True)
     stores = "Redis, then the database" if app.state.redis else (
         "a snapshot in memory, then the database" if app.state.refresher.snapshot_max_rows else "the database")

@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from vodrec_assets.database import engine_for
 from vodrec_assets import schema
 from vodrec_assets.recsys.promotion import replay_history
 from vodrec_assets.resources import SourceDatabase
@@ -60,7 +61,7 @@ def seed_serving_db(url: str, subscribers: int, k: int = 10, weeks: int = 2, pro
     the asset's Redis writer) and the champion switched there. Replaces what the tables held; returns the
     seconds each week's database and Redis publish took."""
     rng = np.random.default_rng(seed)
-    engine = sa.create_engine(url)
+    engine = engine_for(url, "tool")
     schema.metadata.create_all(engine, tables=[schema.vodinfo])
     schema.create_serving_tables(engine)
     db = SourceDatabase(url=url)
@@ -137,7 +138,7 @@ def seed_serving_db(url: str, subscribers: int, k: int = 10, weeks: int = 2, pro
 
 def served_subscribers(source: str, limit: int = 1_000_000) -> tuple[str, list[int]]:
     """The subscribers with a list in the champion week (what the server serves), up to `limit`."""
-    engine = sa.create_engine(source)
+    engine = engine_for(source, "tool")
     hist, rec = schema.champion_history, schema.recommendations
     with engine.connect() as conn:
         week = conn.execute(sa.select(hist.c.champion_week).order_by(hist.c.week.desc()).limit(1)).scalar_one()

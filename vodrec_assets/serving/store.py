@@ -16,10 +16,9 @@ import numpy as np
 import sqlalchemy as sa
 
 from vodrec_assets import schema
+from vodrec_assets.database import engine_for
 
 MAX_K = 100
-POOL_SIZE = 4
-POOL_OVERFLOW = 4
 
 _rec = schema.recommendations
 _pop = schema.popular_programs
@@ -29,20 +28,8 @@ _met = schema.metrics_history
 
 
 def make_engine(url: str) -> sa.Engine:
-    """A small connection pool: a handful of connections is enough for index lookups of ~1 ms."""
-    kwargs: dict[str, Any] = {"pool_size": POOL_SIZE, "max_overflow": POOL_OVERFLOW, "pool_timeout": 10}
-    if url.startswith("sqlite"):
-        # Waits (rather than failing) while the pipeline commits a week's rows; thread-shared pool.
-        kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
-        kwargs["poolclass"] = sa.pool.QueuePool
-    else:
-        kwargs["pool_pre_ping"] = True
-        kwargs["pool_recycle"] = 1800
-        if url.startswith("mysql"):
-            # A vanished or hung server fails the request in seconds (the API then answers from memory)
-            # instead of holding a worker for pymysql's defaults (no read timeout at all).
-            kwargs["connect_args"] = {"connect_timeout": 3, "read_timeout": 10, "write_timeout": 10}
-    return sa.create_engine(url, **kwargs)
+    """The API's engine: a small connection pool (vodrec_assets.database, use "serving")."""
+    return engine_for(url, "serving")
 
 
 @dataclass(frozen=True)

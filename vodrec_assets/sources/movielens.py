@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from vodrec_assets.database import engine_for
 from vodrec_assets import schema, settings
 from vodrec_assets.sources import bulk
 
@@ -261,7 +262,7 @@ def import_movielens(directory: str | Path, url: str) -> ImportSummary:
         for name in schema.SOURCE_TABLES:
             loader.write(name, tables[name])
         loader.create_log_indexes()
-    engine = sa.create_engine(url)
+    engine = engine_for(url, "tool")
     try:
         size = bulk.database_bytes(engine)
     finally:

@@ -23,6 +23,7 @@ from typing import Callable, Iterator
 import numpy as np
 import sqlalchemy as sa
 
+from vodrec_assets.database import engine_for
 from vodrec_assets import schema, settings
 from vodrec_assets.sources import bulk
 from vodrec_assets.sources.dirty import DEFAULT_DIRTY_RATE, dirty_classes, inject_dirty_rows
@@ -272,7 +273,7 @@ def generate(
         say("building the log_dt indexes")
         loader.create_log_indexes()
 
-    engine = sa.create_engine(url)
+    engine = engine_for(url, "tool")
     try:
         db_bytes = bulk.database_bytes(engine)
     finally:

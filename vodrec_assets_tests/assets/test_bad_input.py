@@ -170,7 +170,7 @@ def test_schema_drift_fails_the_asset_naming_table_and_column_without_retrying(t
 def test_log_rows_outside_every_week_are_kept_not_lost(tmp_path, tiny_source_db):
     """NULL log_dt, a clock reset to 1970, a clock jumped to 2037, junk text that sorts after every week:
     no weekly window reads them, so unassigned_log_rows keeps them with their reason."""
-    from vodrec_assets.assets.ingestion import unassigned_log_rows
+    from vodrec_assets.defs.ingestion.assets import unassigned_log_rows
 
     (tmp_path / "base").mkdir()
     base = Workspace(tmp_path / "base", tiny_source_db)

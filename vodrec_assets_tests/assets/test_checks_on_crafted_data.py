@@ -7,9 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from vodrec_assets.checks import (
-    map_regression, quarantine_share, ratings_valid, raw_click_logs_shape, score_matrix_consistent,
-)
+from vodrec_assets.defs.evaluation.checks import map_regression
+from vodrec_assets.defs.features.checks import quarantine_share, ratings_valid, score_matrix_consistent
+from vodrec_assets.defs.ingestion.checks import raw_click_logs_shape
 
 from .conftest import WEEKS, Workspace
 

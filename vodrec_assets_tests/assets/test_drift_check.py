@@ -7,9 +7,8 @@ import sqlite3
 import dagster as dg
 
 from vodrec_assets.alerts import AlertNotifier
-from vodrec_assets.checks import CHECKS
-from vodrec_assets.drift import alert_on_drift_warning, weekly_pair_stats_drift
-from vodrec_assets_tests.assets.conftest import ASSETS, WEEKS
+from vodrec_assets.defs.features.drift import alert_on_drift_warning
+from vodrec_assets_tests.assets.conftest import ASSETS, CHECKS, WEEKS
 from vodrec_assets_tests.operations.test_alerts import Receiver
 
 SELECTION = dg.AssetSelection.groups("ingestion") | dg.AssetSelection.assets("weekly_pair_stats")
@@ -33,7 +32,7 @@ def test_drift_figures_are_plotted_by_week_and_a_shifted_week_warns_without_bloc
                      (WEEKS[2], "2023-08-28"))
     results = {}
     for week in WEEKS:
-        results[week] = dg.materialize([*ASSETS, *CHECKS, weekly_pair_stats_drift], selection=SELECTION,
+        results[week] = dg.materialize([*ASSETS, *CHECKS], selection=SELECTION,
                                        partition_key=week, resources=workspace.resources, instance=workspace.instance)
         assert results[week].success  # never blocks
     metadata = {w: {k: v.value for k, v in r.asset_materializations_for_node("weekly_pair_stats")[0].metadata.items()

@@ -5,8 +5,8 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from vodrec_assets.assets.loaders import load_score_matrix
-from vodrec_assets.assets.training import select_model, trained_model
+from vodrec_assets.artifacts import load_score_matrix
+from vodrec_assets.defs.training.assets import select_model, trained_model
 from vodrec_assets.recsys.evaluation import holdout_protocol
 from vodrec_assets.recsys.model import LightFMConfig
 from vodrec_assets.recsys.selection import search

@@ -7,7 +7,7 @@ import pytest
 
 from vodrec_assets.definitions import defs
 from vodrec_assets.partitions import weekly_partitions
-from vodrec_assets.schedules import week_that_ended
+from vodrec_assets.defs.schedules import week_that_ended
 
 SEOUL = ZoneInfo("Asia/Seoul")
 

@@ -3,8 +3,8 @@
 import dagster as dg
 import pytest
 
-from vodrec_assets.assets.loaders import load_lightfm_state, load_score_matrix
-from vodrec_assets.assets.training import trained_model
+from vodrec_assets.artifacts import load_lightfm_state, load_score_matrix
+from vodrec_assets.defs.training.assets import trained_model
 
 from .conftest import WEEKS, Workspace
 

@@ -107,7 +107,7 @@ def test_failed_quality_gate_stops_recommendations(tmp_path, tiny_source_db):
     assert week_outcome(result) == "gated"  # what `vodrec demo` reports: not a failure of the platform
     # An asset backfill may run recommendations in a run of its own, without the blocking check: the asset
     # reads the gate's verdict itself and refuses.
-    from vodrec_assets.assets.serving import recommendations
+    from vodrec_assets.defs.serving.assets import recommendations
 
     alone = dg.materialize([recommendations], partition_key=WEEKS[0], resources=ws.resources, instance=ws.instance,
                            raise_on_error=False)
@@ -124,7 +124,7 @@ def test_failed_quality_gate_stops_recommendations(tmp_path, tiny_source_db):
 
 
 def test_metrics_history_is_rebuilt_not_appended(three_weeks):
-    from vodrec_assets.assets.evaluation import metrics_history
+    from vodrec_assets.defs.evaluation.assets import metrics_history
 
     ws, _ = three_weeks
     for _ in range(2):  # a re-run must not duplicate a week

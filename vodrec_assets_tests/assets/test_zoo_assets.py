@@ -4,12 +4,12 @@ on-demand backtest job records that choice and reports the comparison."""
 import dagster as dg
 import pytest
 
-from vodrec_assets.assets.backtest import BACKTEST_ASSET, backtest_job
-from vodrec_assets.assets.loaders import load_lightfm_state, load_model
-from vodrec_assets.assets.training import BACKTEST_CHOICE_KEY
+from vodrec_assets.defs.training.backtest import BACKTEST_ASSET, backtest_job
+from vodrec_assets.artifacts import load_lightfm_state, load_model
+from vodrec_assets.artifacts import BACKTEST_CHOICE
 from vodrec_assets.quality import QualityPolicy
 from vodrec_assets.recsys.zoo import ZooModel
-from vodrec_assets.schedules import weekly_retrain
+from vodrec_assets.defs.jobs import weekly_retrain
 
 from .conftest import ASSETS, WEEKS, Workspace
 from .test_warm_start_asset import _train
@@ -27,7 +27,7 @@ def four_weeks(tmp_path_factory, tiny_source_db):
 
 def test_without_a_choice_the_weekly_model_is_lightfm(four_weeks):
     ws = four_weeks
-    assert not ws.artifacts.exists(BACKTEST_CHOICE_KEY)
+    assert not BACKTEST_CHOICE.exists(ws.artifacts)
     meta = _train(ws, WEEKS[1])
     assert meta["model_family"] == "lightfm" and meta["family_source"].startswith("default")
     assert load_model(ws.artifacts, WEEKS[1])[0].family == "lightfm"
@@ -81,7 +81,7 @@ def test_the_backtest_job_records_a_choice_that_the_weekly_model_then_trains(fou
         run_config={"ops": {"run_model_zoo_backtest": {"config": {
             "held_out_weeks": 2, "families": ["lightfm", "popularity", "ease", "item_knn"]}}}})
     assert result.success
-    choice = ws.artifacts.read_json(BACKTEST_CHOICE_KEY)
+    choice = BACKTEST_CHOICE.read(ws.artifacts)
     assert choice["held_out_weeks"] == ALL_WEEKS[-2:] and choice["tuning_weeks"] == [ALL_WEEKS[1]]
     assert choice["family"] in {"lightfm", "popularity", "ease", "item_knn"} and choice["reason"]
     [observation] = ws.instance.fetch_observations(BACKTEST_ASSET, limit=5).records
@@ -94,7 +94,7 @@ def test_the_backtest_job_records_a_choice_that_the_weekly_model_then_trains(fou
     assert not result.get_asset_materialization_events()
 
     # Whatever it chose, the weekly model now trains the recorded choice; a run config can say no.
-    ws.artifacts.write_json(BACKTEST_CHOICE_KEY, {**choice, "family": "item_knn", "params": {"neighbours": 7, "shrink": 0.0}})
+    BACKTEST_CHOICE.write(ws.artifacts, {**choice, "family": "item_knn", "params": {"neighbours": 7, "shrink": 0.0}})
     meta = _train(ws, ALL_WEEKS[-1])
     assert meta["model_family"] == "item_knn" and meta["family_source"].startswith("backtest choice")
     assert load_model(ws.artifacts, ALL_WEEKS[-1])[0].params["neighbours"] == 7

@@ -10,7 +10,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from vodrec_assets.assets.ingestion import parquet_safe
+from vodrec_assets.defs.ingestion.assets import parquet_safe
 from vodrec_assets.recsys import cleaning
 from vodrec_assets.recsys.cleaning import (
     CLICK_COLUMNS, CLICK_NUMERIC, REASONS, WATCH_COLUMNS, WATCH_NUMERIC, validate_logs, weekly_pair_stats,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 
-from vodrec_assets.assets.common import data_errors_not_retried
+from vodrec_assets.asset_defaults import data_errors_not_retried
 
 
 @pytest.mark.parametrize("error", [ValueError("Mixed timezones detected"), TypeError("x"), OverflowError("y"),

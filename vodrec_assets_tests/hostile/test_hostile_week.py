@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from vodrec_assets.assets.loaders import load_score_matrix
+from vodrec_assets.artifacts import load_score_matrix
 from vodrec_assets.recsys.cleaning import REASONS
 from vodrec_assets.serving import store
 

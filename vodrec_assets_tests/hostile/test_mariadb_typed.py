@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from vodrec_assets import schema
-from vodrec_assets.assets import ingestion
+from vodrec_assets.defs.ingestion import assets as ingestion
 from vodrec_assets.resources import LocalArtifactStore, SourceDatabase
 
 from .test_properties_ingestion import INGEST, WEEK, _meta

@@ -21,7 +21,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vodrec_assets import schema
-from vodrec_assets.assets import features, ingestion
+from vodrec_assets.defs.features import assets as features
+from vodrec_assets.defs.ingestion import assets as ingestion
 from vodrec_assets.quality import QualityPolicy
 from vodrec_assets.resources import LocalArtifactStore, SourceDatabase
 

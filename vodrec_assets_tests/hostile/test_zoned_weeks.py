@@ -13,7 +13,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from vodrec_assets import schema
-from vodrec_assets.assets import ingestion
+from vodrec_assets.defs.ingestion import assets as ingestion
 from vodrec_assets.recsys.assignment import belongs_to
 from vodrec_assets.resources import LocalArtifactStore, SourceDatabase
 

@@ -71,7 +71,7 @@ def test_local_and_production_instances_share_the_scheduling_rules():
 
 
 def test_weekly_runs_are_serialized_by_the_tag_the_job_really_sets():
-    from vodrec_assets.schedules import weekly_retrain
+    from vodrec_assets.defs.jobs import weekly_retrain
 
     [limit] = production_yaml()["concurrency"]["runs"]["tag_concurrency_limits"]
     assert limit["limit"] == 1

@@ -1,6 +1,6 @@
 """A small code location to prove the harness: two weekly-partitioned assets writing artifacts.
 
-It uses vodrec's own partitions and artifact store (chosen by vodrec_assets.environments, so S3 when
+It uses vodrec's own partitions and artifact store (chosen by vodrec_assets.defs.resources, so S3 when
 VODREC_S3_BUCKET is set), and puts the second asset in the `lightfm_training` pool so the instance's pool
 limit is exercised: each pooled step records when it started and ended.
 """
@@ -10,7 +10,7 @@ import time
 
 import dagster as dg
 
-from vodrec_assets.environments import resources_for_environment
+from vodrec_assets.defs.resources import resources_for_environment
 from vodrec_assets.partitions import weekly_partitions
 from vodrec_assets.resources import ArtifactStore
 

@@ -20,7 +20,7 @@ SCRIPT = textwrap.dedent("""
     import collections, hashlib, json, pathlib, sys
     import dagster as dg
     from vodrec_assets.definitions import defs
-    from vodrec_assets.range_job import RANGE_TAG
+    from vodrec_assets.defs.range_job import RANGE_TAG
 
     artifacts = pathlib.Path(sys.argv[1])
     instance = dg.DagsterInstance.ephemeral()

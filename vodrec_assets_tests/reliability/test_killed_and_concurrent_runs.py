@@ -12,8 +12,8 @@ import time
 import dagster as dg
 import pytest
 
-from vodrec_assets.assets import training
-from vodrec_assets.assets.loaders import load_model
+from vodrec_assets.defs.training import assets as training
+from vodrec_assets.artifacts import load_model
 from vodrec_assets.resources import LocalArtifactStore
 from vodrec_assets.sources.synthetic import generate
 from vodrec_assets_tests.assets.conftest import Workspace

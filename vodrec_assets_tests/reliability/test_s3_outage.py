@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from dagster_aws.s3 import S3Resource
 from moto.server import ThreadedMotoServer
 
-from vodrec_assets.assets.loaders import load_model, load_score_matrix
+from vodrec_assets.artifacts import load_model, load_score_matrix
 from vodrec_assets.resources import S3ArtifactStore
 from vodrec_assets.sources.synthetic import generate
 from vodrec_assets_tests.integration.harness import DUMMY_AWS_ENV, free_port

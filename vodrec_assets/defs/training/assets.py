@@ -6,8 +6,11 @@ from dataclasses import replace
 import dagster as dg
 import numpy as np
 
-from vodrec_assets.assets.common import io_retry_policy, rounded, weekly_asset_kwargs
-from vodrec_assets.assets.loaders import load_lightfm_state, load_score_matrix, retire_lightfm_state, save_lightfm_state, save_model, save_zoo_model
+from vodrec_assets.asset_defaults import JOB_TAG, TRAINING_POOL, io_retry_policy, rounded, weekly_asset_kwargs
+from vodrec_assets.artifacts import (
+    BACKTEST_CHOICE, MODEL_SELECTION, SCORE_MATRIX, TRAINED_MODEL, WEEKLY_PAIR_STATS, load_lightfm_state,
+    load_score_matrix, retire_lightfm_state, save_lightfm_state, save_model, save_zoo_model,
+)
 from vodrec_assets.partitions import previous_week, previous_week_mapping, weekly_partitions
 from vodrec_assets.recsys.evaluation import fit_on
 from vodrec_assets.recsys.matrix import ScoreMatrix
@@ -18,23 +21,26 @@ from vodrec_assets.recsys.warm_start import LightFMState, carry_over, column_key
 from vodrec_assets.resources import ArtifactStore
 
 
-class TrainingConfig(dg.Config):
-    """LightFM hyperparameters. Defaults are the original's: WARP, 30 components, 10 epochs, random_state 0."""
+# The weekly model's LightFM hyperparameters: the original's (LightFMConfig's defaults) but the hybrid model
+# (item/user features), because on the synthetic weeks the pure collaborative model of the original loses
+# to popularity in the first, sparse weeks and fails the quality gate (docs/quality.md).
+WEEKLY_LIGHTFM = replace(LightFMConfig(), use_features=True)
 
-    no_components: int = 30
-    epochs: int = 10
-    loss: str = "warp"
-    learning_rate: float = 0.05
-    item_alpha: float = 0.0
-    user_alpha: float = 0.0
-    max_sampled: int = 10
-    random_state: int = 0
-    num_threads: int = 1  # 1 gives byte-identical re-runs; more threads train faster but not reproducibly
-    # The hybrid model (item/user features): on by default because on the synthetic weeks the pure
-    # collaborative model of the original loses to popularity in the first, sparse weeks and fails the
-    # quality gate; the other defaults are the original's (docs/quality.md).
-    use_features: bool = True
-    use_weights: bool = True  # the rating as sample weight, as the original did
+
+class TrainingConfig(dg.Config):
+    """LightFM hyperparameters, defaulting to WEEKLY_LIGHTFM (the original's, with item/user features)."""
+
+    no_components: int = WEEKLY_LIGHTFM.no_components
+    epochs: int = WEEKLY_LIGHTFM.epochs
+    loss: str = WEEKLY_LIGHTFM.loss
+    learning_rate: float = WEEKLY_LIGHTFM.learning_rate
+    item_alpha: float = WEEKLY_LIGHTFM.item_alpha
+    user_alpha: float = WEEKLY_LIGHTFM.user_alpha
+    max_sampled: int = WEEKLY_LIGHTFM.max_sampled
+    random_state: int = WEEKLY_LIGHTFM.random_state
+    num_threads: int = WEEKLY_LIGHTFM.num_threads  # 1 gives byte-identical re-runs
+    use_features: bool = WEEKLY_LIGHTFM.use_features
+    use_weights: bool = WEEKLY_LIGHTFM.use_weights  # the rating as sample weight, as the original did
     use_model_selection: bool = False  # take the hyperparameters from the newest `model_selection`
     # Continue from the previous week's model for `warm_start_epochs` over the pairs watched this week,
     # instead of `epochs` over the whole window from random: as good next week at a tenth of the cost
@@ -55,9 +61,10 @@ class TrainingConfig(dg.Config):
 
 
 @dg.asset(
-    group_name="training", kinds={"lightfm", "numpy"}, code_version="2", pool="lightfm_training",
-    deps=["score_matrix", "weekly_pair_stats",
-          dg.AssetDep("trained_model", partition_mapping=previous_week_mapping)],
+    group_name="training", kinds={"lightfm", "numpy"}, code_version="2", pool=TRAINING_POOL,
+    # The previous week's trained_model is declared (its LightFM state is what this week warm-starts from);
+    # model_selection and the backtest choice are read undeclared (artifacts.UNDECLARED_READS says why).
+    deps=[SCORE_MATRIX.dep(), WEEKLY_PAIR_STATS.dep(), TRAINED_MODEL.dep(previous_week_mapping)],
     **weekly_asset_kwargs(),
 )
 def trained_model(context: dg.AssetExecutionContext, config: TrainingConfig, artifacts: ArtifactStore) -> dg.MaterializeResult:
@@ -87,8 +94,8 @@ def trained_model(context: dg.AssetExecutionContext, config: TrainingConfig, art
     if state is None:
         interactions, weights, fit_config = matrix.interactions, matrix.weights, lightfm_config
     else:
-        interactions, weights = pairs_watched_in(matrix, artifacts.read_parquet(
-            f"weekly_pair_stats/{week}.parquet", ["subsr_id", "program_id", "watch_max_ratio"]))
+        interactions, weights = pairs_watched_in(matrix, WEEKLY_PAIR_STATS.read(
+            artifacts, week, ["subsr_id", "program_id", "watch_max_ratio"]))
         fit_config = replace(lightfm_config, epochs=config.warm_start_epochs)
     model = fit_on(matrix, interactions, weights, fit_config, initial_state=state)
     # The stored config is the cold one: the holdout protocol refits it from scratch (evaluation).
@@ -113,9 +120,6 @@ def trained_model(context: dg.AssetExecutionContext, config: TrainingConfig, art
     }))
 
 
-BACKTEST_CHOICE_KEY = "backtest/choice.json"
-
-
 def weekly_family(config: TrainingConfig, artifacts: ArtifactStore) -> tuple[str, dict, str]:
     """The family to train, its hyperparameter overrides and where they came from: the run config's
     `family`, else the recorded backtest choice (an undeclared read of `backtest/choice.json`: the
@@ -124,8 +128,8 @@ def weekly_family(config: TrainingConfig, artifacts: ArtifactStore) -> tuple[str
     if config.family:
         params_for(config.family, overrides)  # refuses an unknown family or hyperparameter before any work
         return config.family, overrides, "run config"
-    if config.use_backtest_choice and artifacts.exists(BACKTEST_CHOICE_KEY):
-        choice = artifacts.read_json(BACKTEST_CHOICE_KEY)
+    if config.use_backtest_choice and BACKTEST_CHOICE.exists(artifacts):
+        choice = BACKTEST_CHOICE.read(artifacts)
         family = choice["family"]
         if family == "lightfm":  # the weekly LightFM keeps its run-config hyperparameters and warm start
             return family, {}, f"backtest choice of {choice.get('decided_at', '?')}"
@@ -190,7 +194,7 @@ class ModelSelectionConfig(dg.Config):
     num_threads: int = 1  # 1 gives byte-identical re-runs; more threads train faster but not reproducibly
 
 
-@dg.op(pool="lightfm_training", retry_policy=io_retry_policy())
+@dg.op(pool=TRAINING_POOL, retry_policy=io_retry_policy())
 def search_hyperparameters(context: dg.OpExecutionContext, config: ModelSelectionConfig,
                            artifacts: ArtifactStore) -> None:
     """A small LightFM grid searched on the week's holdout protocol with fixed seeds. Records the winner and
@@ -204,7 +208,7 @@ def search_hyperparameters(context: dg.OpExecutionContext, config: ModelSelectio
     table = search(matrix, LightFMConfig(num_threads=config.num_threads), grid, config.metric, tuple(config.seeds))
     winner = {k: table.iloc[0][k] for k in grid} if len(table) else {}
     winner = {k: (bool(v) if k == "use_features" else (float(v) if k == "learning_rate" else int(v))) for k, v in winner.items()}
-    artifacts.write_json(f"model_selection/{week}.json", {
+    MODEL_SELECTION.write(artifacts, week=week, value={
         "week": week, "metric": config.metric, "winner": winner, "table": table.to_dict(orient="records"),
     })
     best = float(table.iloc[0][config.metric]) if len(table) and config.metric in table else 0.0
@@ -213,11 +217,11 @@ def search_hyperparameters(context: dg.OpExecutionContext, config: ModelSelectio
         f"model_selection_best_{config.metric}": best,
         "model_selection_configurations": int(len(table)),
         "model_selection_table": dg.MetadataValue.md(table.round(4).to_markdown(index=False)),
-        "model_selection_path": artifacts.uri(f"model_selection/{week}.json"),
+        "model_selection_path": MODEL_SELECTION.uri(artifacts, week),
     })))
 
 
-@dg.job(partitions_def=weekly_partitions, tags={"vodrec/job": "select_model"})
+@dg.job(partitions_def=weekly_partitions, tags={JOB_TAG: "select_model"})
 def select_model():
     """Search LightFM hyperparameters on a week's holdout, on demand (Launchpad: pick the week, edit the
     grid). An op job, not an asset, so that "Materialize all" never starts the grid search."""
@@ -226,9 +230,8 @@ def select_model():
 
 def selected_config(artifacts: ArtifactStore, week: str) -> tuple[dict, str] | None:
     """The newest model selection at or before `week`: its winning hyperparameters and its week."""
-    keys = sorted(k for k in artifacts.list_keys("model_selection/") if k.endswith(".json"))
-    eligible = [k for k in keys if k.removeprefix("model_selection/").removesuffix(".json") <= week]
+    eligible = [w for w in MODEL_SELECTION.stored_weeks(artifacts) if w <= week]
     if not eligible:
         return None
-    record = artifacts.read_json(eligible[-1])
+    record = MODEL_SELECTION.read(artifacts, eligible[-1])
     return record["winner"], record["week"]

@@ -1,8 +1,6 @@
 """Serving: every subscriber's top 10 for the week, written to Parquet and the recommendations table."""
 
 
-import json
-from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import dagster as dg
@@ -10,38 +8,22 @@ import numpy as np
 import pandas as pd
 
 from vodrec_assets import schema
-from vodrec_assets.assets.evaluation import load_weekly_metrics
 from vodrec_assets.recsys.promotion import replay_history
 
-from vodrec_assets.assets.common import rounded, weekly_asset_kwargs
-from vodrec_assets.assets.loaders import load_model, load_score_matrix
-from vodrec_assets.recsys.baselines import popularity_scorer
-from vodrec_assets.recsys.topk import NO_ITEM, recommend_top_k
-from vodrec_assets.freshness import recommendations_freshness_policy
+from vodrec_assets.asset_defaults import rounded, weekly_asset_kwargs
+from vodrec_assets.publishing import (
+    TOP_K, compute_recommendations, publish_recommendations, publish_to_redis, serve_champion_from_redis,
+)
+from vodrec_assets.artifacts import CHAMPION_HISTORY, RECOMMENDATIONS, SCORE_MATRIX, TRAINED_MODEL, WEEKLY_METRICS, load_weekly_metrics
+from vodrec_assets.defs.serving.freshness import recommendations_freshness_policy
+from vodrec_assets.partitions import all_weeks_so_far
 from vodrec_assets.resources import ArtifactStore, ServingRedis, SourceDatabase
-
-TOP_K = 10
-CHUNK_USERS = None  # recommend_top_k sizes chunks to keep each score block in cache
-
-
-def recommendations_frame(week: str, user_ids: np.ndarray, item_ids: np.ndarray, items: np.ndarray,
-                          scores: np.ndarray, source: str) -> pd.DataFrame:
-    valid = items != NO_ITEM
-    rows, ranks = np.nonzero(valid)
-    return pd.DataFrame({
-        "week": week,
-        "subsr_id": user_ids[rows].astype(np.int64),
-        "rank": (ranks + 1).astype(np.int32),
-        "program_id": item_ids[items[valid]].astype(np.int64),
-        "score": scores[valid].astype(np.float64),
-        "source": source,
-    })
 
 
 @dg.asset(
     group_name="serving", kinds={"parquet", "sql"}, code_version="1",
-    deps=["trained_model", "score_matrix", "weekly_metrics"], **weekly_asset_kwargs(),
-    freshness_policy=recommendations_freshness_policy(),  # + the per-week check, vodrec_assets/freshness.py
+    deps=[TRAINED_MODEL.dep(), SCORE_MATRIX.dep(), WEEKLY_METRICS.dep()], **weekly_asset_kwargs(),
+    freshness_policy=recommendations_freshness_policy(),  # + the per-week check, defs/serving/freshness.py
 )
 def recommendations(context: dg.AssetExecutionContext, artifacts: ArtifactStore, source_db: SourceDatabase,
                     serving_redis: ServingRedis) -> dg.MaterializeResult:
@@ -56,7 +38,7 @@ def recommendations(context: dg.AssetExecutionContext, artifacts: ArtifactStore,
     week = context.partition_key
     # The blocking quality_gate check stops this step when both run together; an asset backfill may
     # put weekly_metrics and recommendations in different runs, so the gate's verdict is read here too.
-    verdict = artifacts.read_json(f"weekly_metrics/{week}.json")
+    verdict = WEEKLY_METRICS.read(artifacts, week)
     if not verdict.get("quality_gate_passed", False):
         raise dg.Failure(f"the quality gate of {week} failed, its recommendations are not published: "
                          f"{verdict.get('quality_gate_reason', 'no reason recorded')}", allow_retries=False)
@@ -72,93 +54,14 @@ def recommendations(context: dg.AssetExecutionContext, artifacts: ArtifactStore,
         "distinct_programs": int(frame["program_id"].nunique()),
         "catalog_coverage": float(frame["program_id"].nunique() / max(computed.recommendable, 1)),
         "model_family": computed.family,
-        "path": artifacts.uri(f"recommendations/{week}.parquet"),
+        "path": RECOMMENDATIONS.uri(artifacts, week),
         **{f"redis_{k}": v for k, v in redis_figures.items()},
     }))
 
 
-@dataclass
-class WeekRecommendations:
-    """A week's top-10 lists (`frame`) and popularity list (`popular`), before they are written."""
-
-    week: str
-    frame: pd.DataFrame
-    popular: pd.DataFrame
-    subscribers: int
-    recommendable: int
-    family: str = "lightfm"
-    params: dict | None = None
-
-
-def compute_recommendations(artifacts: ArtifactStore, week: str) -> WeekRecommendations:
-    """The week's model and score matrix -> every subscriber's top 10 and the popularity list.
-    Shared by the `recommendations` asset and `vodrec bench` (its `recommend` stage)."""
-    model, user_ids, item_ids = load_model(artifacts, week)
-    matrix = load_score_matrix(artifacts, week)
-    if not (np.array_equal(user_ids, matrix.user_ids) and np.array_equal(item_ids, matrix.item_ids)):
-        raise dg.Failure(f"trained_model/{week} and score_matrix/{week} disagree on their id maps: retrain the week")
-    top = recommend_top_k(model.scorer(), len(user_ids), TOP_K, exclude=matrix.interactions,
-                          allowed_items=matrix.item_allowed, chunk_size=CHUNK_USERS)
-    frame = recommendations_frame(week, user_ids, item_ids, top.items, top.scores, "model")
-    popular = recommend_top_k(popularity_scorer(matrix.interactions), 1, TOP_K, allowed_items=matrix.item_allowed)
-    valid = popular.items[0] != NO_ITEM
-    popular_frame = pd.DataFrame({
-        "week": week,
-        "rank": np.arange(1, valid.sum() + 1, dtype=np.int32),
-        "program_id": item_ids[popular.items[0][valid]].astype(np.int64),
-        "score": popular.scores[0][valid].astype(np.float64),
-    })
-    return WeekRecommendations(week, frame, popular_frame, int(len(user_ids)), int(matrix.item_allowed.sum()),
-                               model.family, dict(model.config))
-
-
-def publish_recommendations(artifacts: ArtifactStore, source_db: SourceDatabase, recs: WeekRecommendations) -> int:
-    """Parquet artifact plus the week's rows of `recommendations` and `popular_programs`, each table's
-    week replaced in one transaction. Returns the recommendation rows written."""
-    artifacts.write_parquet(f"recommendations/{recs.week}.parquet", recs.frame)
-    written = source_db.replace_week_rows("recommendations", recs.week, recs.frame)
-    source_db.replace_week_rows("popular_programs", recs.week, recs.popular)
-    source_db.replace_week_rows("model_families", recs.week, pd.DataFrame(
-        {"week": [recs.week], "family": [recs.family], "params": [json.dumps(recs.params, sort_keys=True)[:1000]]}))
-    return written
-
-
-def publish_to_redis(serving_redis: ServingRedis, source_db: SourceDatabase, recs: WeekRecommendations,
-                     make_champion: bool = False) -> dict:
-    """The week's lists, popularity list and their programs' catalogue fields as a fresh Redis version."""
-    catalogue = source_db.read_table("vodinfo", ["program_id", "program_name", "ct_cl", "program_genre"])
-    return serving_redis.lists().publish_week(recs.week, recs.frame, recs.popular, catalogue, make_champion)
-
-
-def serve_champion_from_redis(serving_redis: ServingRedis, artifacts: ArtifactStore, source_db: SourceDatabase,
-                              week: str) -> str:
-    """Point Redis's champion at `week`, publishing the week first (from its Parquet lists and its
-    popular_programs rows) when Redis does not hold a complete version of it (published before Redis was
-    configured, or expired). Returns what was done."""
-    from vodrec_assets.serving.redis_store import VersionMissing
-
-    lists = serving_redis.lists()
-    try:
-        lists.activate(week)
-        return f"champion {week} (version {lists.champion()})"
-    except VersionMissing as exc:
-        reason = str(exc)
-    frame = artifacts.read_parquet(f"recommendations/{week}.parquet")
-    popular = source_db.read_table("popular_programs")
-    popular = popular[popular["week"].astype(str) == week]
-    recs = WeekRecommendations(week, frame, popular, int(frame["subsr_id"].nunique()), 0)
-    figures = publish_to_redis(serving_redis, source_db, recs, make_champion=True)
-    return f"champion {week} (version {figures['version']}, re-published in {figures['seconds']} s: {reason})"
-
-
-_all_weeks_so_far = dg.TimeWindowPartitionMapping(
-    start_offset=-5199, end_offset=0, allow_nonexistent_upstream_partitions=True
-)
-
-
 @dg.asset(
     group_name="serving", kinds={"sql", "json"}, code_version="1",
-    deps=["recommendations", dg.AssetDep("weekly_metrics", partition_mapping=_all_weeks_so_far)],
+    deps=[RECOMMENDATIONS.dep(), WEEKLY_METRICS.dep(all_weeks_so_far)],
     **weekly_asset_kwargs(),
 )
 def champion_model(context: dg.AssetExecutionContext, artifacts: ArtifactStore, source_db: SourceDatabase,
@@ -173,7 +76,7 @@ def champion_model(context: dg.AssetExecutionContext, artifacts: ArtifactStore, 
     week = context.partition_key
     records = load_weekly_metrics(artifacts)
     triples = [
-        (r["week"], bool(r["quality_gate_passed"]) and artifacts.exists(f"recommendations/{r['week']}.parquet"),
+        (r["week"], bool(r["quality_gate_passed"]) and RECOMMENDATIONS.exists(artifacts, r["week"]),
          r["metrics"].get("holdout_map_at_10"))
         for r in records
     ]
@@ -189,7 +92,7 @@ def champion_model(context: dg.AssetExecutionContext, artifacts: ArtifactStore, 
             rows.append(row)
     source_db.replace_all_rows("champion_history", pd.DataFrame(rows, columns=list(schema.champion_history.c.keys())))
     this_week = next((d for d in decisions if d.week == week), None)
-    artifacts.write_json("champion/history.json", rows)
+    CHAMPION_HISTORY.write(artifacts, rows)
     redis_state = "not configured"
     if serving_redis.configured:
         redis_state = (serve_champion_from_redis(serving_redis, artifacts, source_db,

@@ -20,10 +20,9 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
-from vodrec_assets.assets.common import OWNERS, rounded
-from vodrec_assets.assets.evaluation import figure_png, finish_week_axes
-from vodrec_assets.assets.loaders import load_model, load_score_matrix
-from vodrec_assets.assets.training import BACKTEST_CHOICE_KEY
+from vodrec_assets.asset_defaults import JOB_TAG, OWNERS, rounded
+from vodrec_assets.reports import plot_comparison
+from vodrec_assets.artifacts import BACKTEST_CHOICE, BACKTEST_PLOT, BACKTEST_RUN, SCORE_MATRIX, TRAINED_MODEL, WEEKLY_PAIR_STATS, load_model, load_score_matrix
 from vodrec_assets.partitions import weekly_partitions
 from vodrec_assets.recsys.backtest import METRICS, BacktestResult, backtest
 from vodrec_assets.recsys.matrix import ScoreMatrix
@@ -55,11 +54,11 @@ class ArtifactWeekReader:
         return self._matrices[week]
 
     def pairs(self, week: str) -> pd.DataFrame:
-        return self.artifacts.read_parquet(f"weekly_pair_stats/{week}.parquet", self.PAIR_COLUMNS)
+        return WEEKLY_PAIR_STATS.read(self.artifacts, week, self.PAIR_COLUMNS)
 
     def served_lightfm(self, week: str) -> ZooModel | None:
         """The week's stored weekly model when it is LightFM (warm-started, as served), else None."""
-        if not self.artifacts.exists(f"trained_model/{week}.json"):
+        if not TRAINED_MODEL.exists(self.artifacts, week):
             return None
         model, _, _ = load_model(self.artifacts, week)
         if model.family != "lightfm":
@@ -71,8 +70,8 @@ class ArtifactWeekReader:
 def backtest_weeks(artifacts: ArtifactStore, last_week: str | None = None) -> list[str]:
     """The newest run of consecutive weeks with a score matrix and pair statistics, up to `last_week`."""
     def has(week: str) -> bool:
-        return (artifacts.exists(f"score_matrix/{week}.json") or artifacts.exists(f"score_matrix/{week}.npz")) \
-            and artifacts.exists(f"weekly_pair_stats/{week}.parquet")
+        return (SCORE_MATRIX.exists(artifacts, week) or SCORE_MATRIX.exists(artifacts, week, part="npz")) \
+            and WEEKLY_PAIR_STATS.exists(artifacts, week)
 
     keys = weekly_partitions.get_partition_keys()
     if last_week is not None:
@@ -115,33 +114,20 @@ def run_backtest_on(artifacts: ArtifactStore, config: BacktestConfig) -> Backtes
                     served=reader.served_lightfm if config.lightfm_as_served else None)
 
 
-def plot_comparison(per_week: pd.DataFrame, metric: str) -> bytes:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(9, 4.5))
-    for family, rows in per_week.groupby("family", sort=False):
-        ax.plot(pd.to_datetime(rows["week"]), rows[metric], "-o", label=family)
-    finish_week_axes(ax, f"held-out next-week {metric}")
-    return figure_png(fig)
-
-
-@dg.op(tags={"vodrec/job": "backtest"})
+@dg.op(tags={JOB_TAG: "backtest"})
 def run_model_zoo_backtest(context: dg.OpExecutionContext, config: BacktestConfig, artifacts: ArtifactStore) -> None:
     """Every family tuned on the earlier weeks and scored on the held-out ones; the choice recorded."""
     result = run_backtest_on(artifacts, config)
     decided_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     record = result.to_record() | {"decided_at": decided_at}
     stamp = decided_at.replace(":", "").replace("-", "")
-    artifacts.write_json(f"backtest/runs/{stamp}.json", record)
+    BACKTEST_RUN.write(artifacts, record, stamp=stamp)
     if config.record_choice:
-        artifacts.write_json(BACKTEST_CHOICE_KEY, {**result.choice, "decided_at": decided_at,
+        BACKTEST_CHOICE.write(artifacts, {**result.choice, "decided_at": decided_at,
                                                    "held_out_weeks": result.held_out_weeks,
                                                    "tuning_weeks": result.tuning_weeks})
     if not result.per_week.empty:
-        artifacts.put_bytes("backtest/comparison.png", plot_comparison(result.per_week, config.metric))
+        BACKTEST_PLOT.write(artifacts, plot_comparison(result.per_week, config.metric))
     metadata: dict = {"chosen_family": str(result.choice["family"]), "choice_reason": str(result.choice["reason"]),
                       "choice_recorded": bool(config.record_choice),
                       "held_out_weeks": ", ".join(result.held_out_weeks), "tuning_weeks": ", ".join(result.tuning_weeks),
@@ -157,7 +143,7 @@ def run_model_zoo_backtest(context: dg.OpExecutionContext, config: BacktestConfi
     context.log.info(f"backtest chose {result.choice['family']}: {result.choice['reason']}")
 
 
-@dg.job(name="backtest", tags={"vodrec/job": "backtest"},
+@dg.job(name="backtest", tags={JOB_TAG: "backtest"},
         description="On demand: the model zoo's backtest over the stored weeks; records backtest/choice.json, "
                     "which the weekly trained_model then trains. Never part of 'Materialize all' or backfills.")
 def backtest_job() -> None:

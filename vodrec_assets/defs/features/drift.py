@@ -2,24 +2,20 @@
 
 `weekly_pair_stats` puts the week's figures (`drift_*`, plain ints and floats) into its materialization
 metadata, so the UI plots them week by week (Catalog -> weekly_pair_stats -> Plots); they compare the week
-with the trailing weeks stored before it. The non-blocking check `weekly_pair_stats_drift` judges those
+with the trailing weeks stored before it. The non-blocking check `weekly_pair_stats_drift` (defs/features/checks.py) judges those
 figures against the thresholds and warns; nothing is stopped (the blocking floor for an emptied week is
 the `*_volume` checks of the raw logs). The sensor `alert_on_drift_warning` sends one alert per week that
 warned."""
-
-import warnings
 
 import dagster as dg
 import numpy as np
 import pandas as pd
 
-# Partitioned asset checks are "preview" in Dagster 1.13 (as in checks.py, imported after this module).
-warnings.filterwarnings("ignore", message=".*partitions_def on an AssetCheckSpec.*")
-
-from vodrec_assets.alerts import Alert, AlertNotifier  # noqa: E402
-from vodrec_assets.partitions import previous_week, weekly_partitions  # noqa: E402
-from vodrec_assets.recsys.drift import DEFAULT_TRAILING_WEEKS, DriftThresholds, WeekSample, drift_warnings, week_drift  # noqa: E402
-from vodrec_assets.resources import ArtifactStore  # noqa: E402
+from vodrec_assets.alerts import Alert, AlertNotifier
+from vodrec_assets.artifacts import WEEKLY_PAIR_STATS, WEEKLY_PAIR_SUMMARY
+from vodrec_assets.partitions import previous_week
+from vodrec_assets.recsys.drift import DEFAULT_TRAILING_WEEKS, WeekSample, week_drift
+from vodrec_assets.resources import ArtifactStore
 
 DRIFT_COLUMNS = ["subsr_id", "program_id", "watch_max_ratio"]
 
@@ -32,11 +28,11 @@ def _sample(rows: int, pairs: pd.DataFrame) -> WeekSample:
 
 def stored_sample(artifacts: ArtifactStore, week: str) -> WeekSample | None:
     """A week's sample from its stored weekly_pair_stats (None when the week was never reduced)."""
-    if not artifacts.exists(f"weekly_pair_stats/{week}.parquet"):
+    if not WEEKLY_PAIR_STATS.exists(artifacts, week):
         return None
-    summary = artifacts.read_json(f"weekly_pair_stats/{week}.json")
+    summary = WEEKLY_PAIR_SUMMARY.read(artifacts, week)
     return _sample(summary["raw_watch_rows"] + summary["raw_click_rows"],
-                   artifacts.read_parquet(f"weekly_pair_stats/{week}.parquet", DRIFT_COLUMNS))
+                   WEEKLY_PAIR_STATS.read(artifacts, week, DRIFT_COLUMNS))
 
 
 def week_drift_figures(artifacts: ArtifactStore, week: str, rows: int, pairs: pd.DataFrame,
@@ -49,27 +45,6 @@ def week_drift_figures(artifacts: ArtifactStore, week: str, rows: int, pairs: pd
             trailing.insert(0, sample)
         cursor = previous_week(cursor)
     return week_drift(_sample(rows, pairs), trailing)
-
-
-@dg.asset_check(asset="weekly_pair_stats", name="weekly_pair_stats_drift", partitions_def=weekly_partitions,
-                blocking=False,
-                description="Warns (never blocks) when the week's log volume, its share of new subscribers or "
-                            "programs, or its watch-ratio / per-subscriber activity distribution (PSI) moved "
-                            "past the thresholds of recsys/drift.py against the trailing weeks.")
-def weekly_pair_stats_drift(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
-    week = context.partition_key
-    records = context.instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=dg.AssetKey("weekly_pair_stats"), asset_partitions=[week]), limit=1).records
-    if not records:
-        raise dg.Failure(f"weekly_pair_stats {week} has no materialization to judge", allow_retries=False)
-    figures = {k: v.value for k, v in records[0].asset_materialization.metadata.items() if k.startswith("drift_")}
-    found = drift_warnings(figures, DriftThresholds())
-    if not figures.get("drift_trailing_weeks"):
-        description = "no trailing week stored before this one: nothing to compare with"
-    else:
-        description = "; ".join(found) or f"in line with the {figures['drift_trailing_weeks']} weeks before"
-    return dg.AssetCheckResult(passed=not found, severity=dg.AssetCheckSeverity.WARN, description=description,
-                               metadata=figures)
 
 
 @dg.sensor(

@@ -8,8 +8,12 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
-from vodrec_assets.assets.common import data_errors_not_retried, rounded, week_of, weekly_asset_kwargs
-from vodrec_assets.drift import week_drift_figures
+from vodrec_assets.asset_defaults import data_errors_not_retried, rounded, week_of, weekly_asset_kwargs
+from vodrec_assets.artifacts import (
+    Artifact, CLEANED_RATINGS, RAW_CLICK_LOGS, RAW_VOD_LOGS, SCORE_MATRIX, SUBSCRIBERS, SUBSCRIBERS_QUARANTINE, VOD_CATALOG,
+    VOD_CATALOG_QUARANTINE, WEEK_QUARANTINE, WEEKLY_PAIR_STATS, WEEKLY_PAIR_SUMMARY,
+)
+from vodrec_assets.defs.features.drift import week_drift_figures
 from vodrec_assets.partitions import lookback_mapping, window_weeks
 from vodrec_assets.recsys.cleaning import (
     CLICK_NUMERIC, CLICK_OTHER_NUMERIC, REASONS, WATCH_NUMERIC, WATCH_OTHER_NUMERIC, validate_logs, weekly_pair_stats as reduce_week, write_window_ratings,
@@ -20,7 +24,7 @@ from vodrec_assets.resources import ArtifactStore
 
 @dg.asset(
     group_name="features", kinds={"pandas", "parquet"}, code_version="1",
-    deps=["raw_vod_logs", "raw_click_logs", "vod_catalog", "subscribers"], **weekly_asset_kwargs(),
+    deps=[RAW_VOD_LOGS.dep(), RAW_CLICK_LOGS.dep(), VOD_CATALOG.dep(), SUBSCRIBERS.dep()], **weekly_asset_kwargs(),
 )
 def weekly_pair_stats(context: dg.AssetExecutionContext, artifacts: ArtifactStore) -> dg.MaterializeResult:
     """One week's raw logs validated and reduced to per-(subscriber, program) statistics: best watch ratio,
@@ -29,35 +33,35 @@ def weekly_pair_stats(context: dg.AssetExecutionContext, artifacts: ArtifactStor
     week = context.partition_key
     start, end = (pd.Timestamp(t) for t in week_of(week))
     # Stored by vod_catalog / subscribers as validated int64 ids: exact, never through float64.
-    known_users = artifacts.read_parquet(f"subscribers/{week}.parquet", ["subsr_id"])["subsr_id"].to_numpy(np.int64)
-    known_programs = artifacts.read_parquet(f"vod_catalog/{week}.parquet", ["program_id"])["program_id"].to_numpy(np.int64)
+    known_users = SUBSCRIBERS.read(artifacts, week, ["subsr_id"])["subsr_id"].to_numpy(np.int64)
+    known_programs = VOD_CATALOG.read(artifacts, week, ["program_id"])["program_id"].to_numpy(np.int64)
     common = dict(week_start=start, week_end=end, known_subscribers=known_users, known_programs=known_programs)
 
-    def validated(asset: str, numeric: list[str], other: list[str], runtime: bool):
-        raw = artifacts.read_parquet(f"{asset}/{week}.parquet")
-        with data_errors_not_retried(f"validating {asset} {week}"):
+    def validated(logs: Artifact, numeric: list[str], other: list[str], runtime: bool):
+        raw = logs.read(artifacts, week)
+        with data_errors_not_retried(f"validating {logs.producer} {week}"):
             return validate_logs(raw, numeric_columns=numeric, other_numeric_columns=other, check_runtime=runtime,
                                  **common)
 
     # The two tables side by side: their parsing runs in Arrow and numpy, outside the GIL.
     with ThreadPoolExecutor(2) as pool:
-        watching = pool.submit(validated, "raw_vod_logs", WATCH_NUMERIC, WATCH_OTHER_NUMERIC, True)
-        clicks = validated("raw_click_logs", CLICK_NUMERIC, CLICK_OTHER_NUMERIC, False)
+        watching = pool.submit(validated, RAW_VOD_LOGS, WATCH_NUMERIC, WATCH_OTHER_NUMERIC, True)
+        clicks = validated(RAW_CLICK_LOGS, CLICK_NUMERIC, CLICK_OTHER_NUMERIC, False)
         watches = watching.result()
     with data_errors_not_retried(f"weekly_pair_stats {week}"):
         stats = reduce_week(watches.rows, clicks.rows)
     # Reference rows quarantined by vod_catalog and subscribers (a NULL, non-numeric or repeated id) join
     # the week's quarantine too, so that one file holds everything the week could not use.
-    reference = [artifacts.read_parquet(f"{asset}/{week}.quarantined.parquet").assign(source_table=table)
-                 for asset, table in (("vod_catalog", "vodinfo"), ("subscribers", "userinfo"))
-                 if artifacts.exists(f"{asset}/{week}.quarantined.parquet")]
+    reference = [rejected.read(artifacts, week).assign(source_table=table)
+                 for rejected, table in ((VOD_CATALOG_QUARANTINE, "vodinfo"), (SUBSCRIBERS_QUARANTINE, "userinfo"))
+                 if rejected.exists(artifacts, week)]
     quarantined = pd.concat(
         [watches.quarantined.assign(source_table="vods_sumut"), clicks.quarantined.assign(source_table="contlog"),
          *reference],
         ignore_index=True,
     ).astype("string")
-    artifacts.write_parquet(f"weekly_pair_stats/{week}.parquet", stats.pairs)
-    artifacts.write_parquet(f"quarantined_rows/{week}.parquet", quarantined)
+    WEEKLY_PAIR_STATS.write(artifacts, stats.pairs, week)
+    WEEK_QUARANTINE.write(artifacts, quarantined, week)
     raw_rows = len(watches.rows) + len(watches.quarantined) + len(clicks.rows) + len(clicks.quarantined)
     log_quarantined = len(watches.quarantined) + len(clicks.quarantined)
     counts = {f"quarantined_{r}": int((quarantined["reason"] == r).sum()) for r in REASONS}
@@ -70,16 +74,16 @@ def weekly_pair_stats(context: dg.AssetExecutionContext, artifacts: ArtifactStor
         **counts,
         **stats.counts,
     }
-    artifacts.write_json(f"weekly_pair_stats/{week}.json", summary)
-    # Volume and drift figures against the trailing weeks (vodrec_assets/drift.py), plotted by partition.
+    WEEKLY_PAIR_SUMMARY.write(artifacts, summary, week)
+    # Volume and drift figures against the trailing weeks (defs/features/drift.py), plotted by partition.
     drift = week_drift_figures(artifacts, week, raw_rows, stats.pairs)
     return dg.MaterializeResult(metadata=rounded({**summary, **drift,
-                                                  "quarantine_path": artifacts.uri(f"quarantined_rows/{week}.parquet")}))
+                                                  "quarantine_path": WEEK_QUARANTINE.uri(artifacts, week)}))
 
 
 @dg.asset(
     group_name="features", kinds={"pandas", "parquet"}, code_version="1",
-    deps=[dg.AssetDep("weekly_pair_stats", partition_mapping=lookback_mapping())], **weekly_asset_kwargs(),
+    deps=[WEEKLY_PAIR_STATS.dep(lookback_mapping())], **weekly_asset_kwargs(),
 )
 def cleaned_ratings(context: dg.AssetExecutionContext, artifacts: ArtifactStore) -> dg.MaterializeResult:
     """The original's cleaning over the lookback window (VODREC_LOOKBACK_WEEKS, default 12; `all` = from
@@ -88,17 +92,17 @@ def cleaned_ratings(context: dg.AssetExecutionContext, artifacts: ArtifactStore)
     A merge of the window's weekly pair statistics, range of subscribers by range (memory bounded by
     the range, not the window); the source is never read again."""
     week = context.partition_key
-    weeks = [w for w in window_weeks(week) if artifacts.exists(f"weekly_pair_stats/{w}.parquet")]
+    weeks = [w for w in window_weeks(week) if WEEKLY_PAIR_STATS.exists(artifacts, w)]
     if week not in weeks:
         raise dg.Failure(f"weekly_pair_stats for {week} is missing: materialize it first", allow_retries=False)
     buffer = io.BytesIO()
     with ExitStack() as stack:
-        sources = [stack.enter_context(artifacts.open_parquet(f"weekly_pair_stats/{w}.parquet")) for w in weeks]
+        sources = [stack.enter_context(WEEKLY_PAIR_STATS.open(artifacts, w)) for w in weeks]
         ratings = write_window_ratings(sources, buffer)
-    artifacts.put_bytes(f"cleaned_ratings/{week}.parquet", buffer.getvalue())
+    CLEANED_RATINGS.write(artifacts, buffer.getvalue(), week)
     quarantine = {r: 0 for r in REASONS}
     for w in weeks:
-        summary = artifacts.read_json(f"weekly_pair_stats/{w}.json")
+        summary = WEEKLY_PAIR_SUMMARY.read(artifacts, w)
         for r in REASONS:
             quarantine[r] += int(summary.get(f"quarantined_{r}", 0))
     return dg.MaterializeResult(metadata=rounded({
@@ -116,7 +120,7 @@ def cleaned_ratings(context: dg.AssetExecutionContext, artifacts: ArtifactStore)
 
 @dg.asset(
     group_name="features", kinds={"scipy", "numpy"}, code_version="1",
-    deps=["cleaned_ratings", "vod_catalog", "subscribers"], **weekly_asset_kwargs(),
+    deps=[CLEANED_RATINGS.dep(), VOD_CATALOG.dep(), SUBSCRIBERS.dep()], **weekly_asset_kwargs(),
 )
 def score_matrix(context: dg.AssetExecutionContext, artifacts: ArtifactStore) -> dg.MaterializeResult:
     """Sparse CSR subscribers x programs interactions (1 where watched) and weights (the rating), with stable
@@ -124,14 +128,14 @@ def score_matrix(context: dg.AssetExecutionContext, artifacts: ArtifactStore) ->
     gender, region). Stored as arrays (.npz, no pickle) with a checksummed manifest. The cleaned ratings
     are read batch by batch, four columns, keeping only the distinct ids and the watched pairs."""
     week = context.partition_key
-    with artifacts.open_parquet(f"cleaned_ratings/{week}.parquet") as ratings:
+    with CLEANED_RATINGS.open(artifacts, week) as ratings:
         pairs = RatedPairs.read(ratings)
     matrix = build_score_matrix(
         pairs,
-        artifacts.read_parquet(f"vod_catalog/{week}.parquet"),
-        artifacts.read_parquet(f"subscribers/{week}.parquet"),
+        VOD_CATALOG.read(artifacts, week),
+        SUBSCRIBERS.read(artifacts, week),
     )
-    artifacts.write_arrays(f"score_matrix/{week}", matrix.to_arrays(), {"week": week})
+    SCORE_MATRIX.write(artifacts, matrix.to_arrays(), week, manifest={"week": week})
     n_users, n_items = matrix.shape
     nnz = int(matrix.interactions.nnz)
     return dg.MaterializeResult(metadata=rounded({
@@ -143,6 +147,6 @@ def score_matrix(context: dg.AssetExecutionContext, artifacts: ArtifactStore) ->
         "user_features": int(matrix.user_features.shape[1]),
         "item_features": int(matrix.item_features.shape[1]),
         "mean_weight": float(matrix.weights.data.mean()) if nnz else 0.0,
-        "path": artifacts.uri(f"score_matrix/{week}.npz"),
+        "path": SCORE_MATRIX.uri(artifacts, week),
     }))
 

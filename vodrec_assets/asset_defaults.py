@@ -12,6 +12,10 @@ from vodrec_assets import settings
 from vodrec_assets.partitions import week_bounds, weekly_partitions
 
 OWNERS = ["team:ml-platform"]
+# The pool of the steps that fit LightFM (dagster.yaml limits every pool to one step at a time).
+TRAINING_POOL = "lightfm_training"
+# The run tag by which dagster.yaml's tag_concurrency_limits runs one weekly_retrain at a time.
+JOB_TAG = "vodrec/job"
 
 
 def io_retry_policy() -> dg.RetryPolicy:

@@ -2,7 +2,6 @@
 
 
 import base64
-import io
 import math
 import time
 
@@ -10,10 +9,13 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
-from vodrec_assets import schema
-from vodrec_assets.assets.common import OWNERS, io_retry_policy, rounded, weekly_asset_kwargs
-from vodrec_assets.assets.loaders import load_model, load_score_matrix
-from vodrec_assets.partitions import previous_week, weekly_partitions
+from vodrec_assets.asset_defaults import OWNERS, TRAINING_POOL, io_retry_policy, rounded, weekly_asset_kwargs
+from vodrec_assets.reports import legacy_dashboard_files, plot_history
+from vodrec_assets.artifacts import (
+    LEGACY_DASHBOARD_FILE, METRICS_HISTORY, METRICS_PLOT, SCORE_MATRIX, TRAINED_MODEL, WEEKLY_METRICS, WEEKLY_PAIR_STATS,
+    load_model, load_score_matrix, load_weekly_metrics,
+)
+from vodrec_assets.partitions import previous_week, this_and_previous_week
 from vodrec_assets.quality import QualityPolicy
 from vodrec_assets.recsys.evaluation import HOLDOUT_MAX_USERS, NEXT_WEEK_MAX_USERS, holdout_protocol, next_week_protocol
 from vodrec_assets.recsys.matrix import ScoreMatrix
@@ -24,18 +26,7 @@ from vodrec_assets.recsys.zoo import fit_family
 from vodrec_assets.resources import ArtifactStore, SourceDatabase
 
 LEGACY_SAMPLE_USERS = 2000
-# The original dashboard's files and the metric each showed.
-LEGACY_DASHBOARD = {
-    "precision": "holdout_precision_at_10",
-    "recall": "holdout_recall_at_10",
-    "map": "holdout_map_at_10",
-    "mar": "holdout_mar_at_10",
-    "all_diversity": "legacy_diversity",
-}
 
-_this_and_previous_week = dg.TimeWindowPartitionMapping(
-    start_offset=-1, end_offset=0, allow_nonexistent_upstream_partitions=True
-)
 
 
 def _legacy_diversity(model: EmbeddingModel, matrix: ScoreMatrix) -> float:
@@ -51,12 +42,8 @@ def _legacy_diversity(model: EmbeddingModel, matrix: ScoreMatrix) -> float:
 
 
 @dg.asset(
-    group_name="evaluation", kinds={"lightfm", "json"}, code_version="1", pool="lightfm_training",
-    deps=[
-        dg.AssetDep("trained_model", partition_mapping=_this_and_previous_week),
-        dg.AssetDep("score_matrix", partition_mapping=_this_and_previous_week),
-        "weekly_pair_stats",
-    ],
+    group_name="evaluation", kinds={"lightfm", "json"}, code_version="1", pool=TRAINING_POOL,
+    deps=[TRAINED_MODEL.dep(this_and_previous_week), SCORE_MATRIX.dep(this_and_previous_week), WEEKLY_PAIR_STATS.dep()],
     **weekly_asset_kwargs(),
 )
 def weekly_metrics(context: dg.AssetExecutionContext, artifacts: ArtifactStore,
@@ -76,10 +63,10 @@ def weekly_metrics(context: dg.AssetExecutionContext, artifacts: ArtifactStore,
     notes: dict[str, str] = {}
     prev = previous_week(week)
     started = time.perf_counter()
-    if prev and artifacts.exists(f"trained_model/{prev}.json") and artifacts.exists(f"score_matrix/{prev}.json"):
+    if prev and TRAINED_MODEL.exists(artifacts, prev) and SCORE_MATRIX.exists(artifacts, prev):
         prev_model, _, _ = load_model(artifacts, prev)
         prev_matrix = load_score_matrix(artifacts, prev)
-        week_pairs = artifacts.read_parquet(f"weekly_pair_stats/{week}.parquet")
+        week_pairs = WEEKLY_PAIR_STATS.read(artifacts, week)
         next_week = next_week_protocol(prev_model, prev_matrix, week_pairs)
         notes["next_week_model_family"] = prev_model.family
         if next_week:
@@ -114,7 +101,7 @@ def weekly_metrics(context: dg.AssetExecutionContext, artifacts: ArtifactStore,
     metrics["legacy_diversity"] = _legacy_diversity(model, matrix)
     metrics = {k: float(v) for k, v in metrics.items() if v is not None and math.isfinite(float(v))}
     gate_passed, gate_reason = quality.gate(metrics)
-    artifacts.write_json(f"weekly_metrics/{week}.json", {
+    WEEKLY_METRICS.write(artifacts, week=week, value={
         "week": week, "model_family": model.family, "metrics": metrics, "notes": notes,
         "quality_gate_passed": gate_passed, "quality_gate_reason": gate_reason,
     })
@@ -123,71 +110,9 @@ def weekly_metrics(context: dg.AssetExecutionContext, artifacts: ArtifactStore,
                                                   "model_family": model.family}))
 
 
-def load_weekly_metrics(artifacts: ArtifactStore) -> list[dict]:
-    """Every stored week's metrics, oldest first (one record per week: re-runs replace, never append)."""
-    keys = [k for k in artifacts.list_keys("weekly_metrics/") if k.endswith(".json")]
-    valid = set(weekly_partitions.get_partition_keys())
-    records = [artifacts.read_json(k) for k in keys]
-    return sorted((r for r in records if r["week"] in valid), key=lambda r: r["week"])
-
-
-def legacy_dashboard_files(history: pd.DataFrame) -> dict[str, dict]:
-    """The original React dashboard's `model_accuracy/<metric>.json`, one value per week in week order."""
-    files = {}
-    if history.empty:
-        return files
-    first = pd.Timestamp(history["week"].min()).strftime("%Y.%m.%d")
-    for name, column in LEGACY_DASHBOARD.items():
-        if column in history:
-            label = {"map": "MAP", "mar": "MAR", "all_diversity": "all_Diversity"}.get(name, name.capitalize())
-            values = [[round(float(v), 5)] for v in history[column] if pd.notna(v)]
-            files[name] = {"columns": [[f"{label}({first})"]], "values": values}
-    return files
-
-
-def plot_history(history: pd.DataFrame, dpi: int = 100) -> bytes:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=False)
-    weeks = pd.to_datetime(history["week"])
-    for ax, prefix, title in ((axes[0], "", "next-week protocol"), (axes[1], "holdout_", "holdout protocol (original)")):
-        for metric, style in (("precision_at_10", "-o"), ("map_at_10", "-s")):
-            for who, color in (("", "tab:blue"), ("popularity_", "tab:gray")):
-                col = f"{prefix}{who}{metric}"
-                if col in history and history[col].notna().any():
-                    ax.plot(weeks, history[col], style, color=color, alpha=1.0 if not who else 0.7,
-                            label=f"{'model' if not who else 'popularity'} {metric}")
-        finish_week_axes(ax, title)
-        stride = max(1, -(-len(weeks) // 12))  # at most 12 labelled weeks, each on its Monday
-        ax.set_xticks(weeks[::stride], history["week"].astype(str)[::stride])
-    return figure_png(fig, dpi)
-
-
-def finish_week_axes(ax, title: str) -> None:
-    ax.set_title(title)
-    ax.set_xlabel("week (Monday)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    ax.tick_params(axis="x", rotation=45)
-
-
-def figure_png(fig, dpi: int = 100) -> bytes:
-    """The figure as PNG bytes without a timestamp or version (re-runs write the same bytes); closed."""
-    import matplotlib.pyplot as plt
-
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
-    plt.close(fig)
-    return buf.getvalue()
-
-
 # Dagster's eager() also waits until no week of weekly_metrics is missing, which a week blocked at
 # ingestion keeps true for ever; this refreshes after any change once no run or backfill writes the metrics
-# (so once per backfill), evaluated by the automation sensor in schedules.py.
+# (so once per backfill), evaluated by the automation sensor in defs/sensors.py.
 REFRESH_AFTER_WEEKLY_METRICS = (
     (dg.AutomationCondition.newly_missing() | dg.AutomationCondition.any_deps_updated()).since_last_handled()
     & ~dg.AutomationCondition.any_deps_in_progress()
@@ -200,7 +125,7 @@ UI_PLOT_DPI = 60
 
 @dg.asset(
     group_name="evaluation", kinds={"pandas", "parquet"}, code_version="1", owners=OWNERS,
-    deps=["weekly_metrics"], automation_condition=REFRESH_AFTER_WEEKLY_METRICS, retry_policy=io_retry_policy(),
+    deps=[WEEKLY_METRICS.dep()], automation_condition=REFRESH_AFTER_WEEKLY_METRICS, retry_policy=io_retry_policy(),
 )
 def metrics_history(context: dg.AssetExecutionContext, artifacts: ArtifactStore,
                     source_db: SourceDatabase) -> dg.MaterializeResult:
@@ -212,18 +137,18 @@ def metrics_history(context: dg.AssetExecutionContext, artifacts: ArtifactStore,
                             for r in records])
     if history.empty:
         history = pd.DataFrame({"week": pd.Series(dtype="string")})
-    artifacts.write_parquet("metrics_history/metrics_history.parquet", history)
+    METRICS_HISTORY.write(artifacts, history)
     for name, payload in legacy_dashboard_files(history).items():
-        artifacts.write_json(f"model_accuracy/{name}.json", payload)
+        LEGACY_DASHBOARD_FILE.write(artifacts, payload, name=name)
     metadata: dict = {"weeks": int(len(history))}
     if len(history):
         png = plot_history(history)
-        artifacts.put_bytes("metrics_history/metrics.png", png)
+        METRICS_PLOT.write(artifacts, png)
         long = history.melt(id_vars="week", var_name="metric", value_name="value").dropna(subset=["value"])
         source_db.replace_all_rows("metrics_history", long)
         last = history.iloc[-1]
         chart = base64.b64encode(plot_history(history, dpi=UI_PLOT_DPI)).decode()
-        metadata |= {"last_week": str(last["week"]), "plot_path": artifacts.uri("metrics_history/metrics.png"),
+        metadata |= {"last_week": str(last["week"]), "plot_path": METRICS_PLOT.uri(artifacts),
                      "plot": dg.MetadataValue.md(f"![weekly metrics, model against popularity](data:image/png;base64,{chart})"),
                      "preview": dg.MetadataValue.md(history.tail(12).round(4).to_markdown(index=False))}
     return dg.MaterializeResult(metadata=rounded(metadata))

@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import dagster as dg
@@ -16,12 +15,13 @@ from dagster_aws.s3 import S3Resource
 
 from vodrec_assets import settings
 from vodrec_assets.alerts import AlertNotifier
+from vodrec_assets.quality import QualityPolicy
 from vodrec_assets.resources import LocalArtifactStore, S3ArtifactStore, ServingRedis, SourceDatabase
 
 
 def _serving_redis() -> ServingRedis:
     """Redis when `VODREC_REDIS_URL` is set (read through an EnvVar: never stored), else none."""
-    if not settings.redis_url():
+    if not settings.current().is_set("VODREC_REDIS_URL"):
         return ServingRedis()
     return ServingRedis(url=dg.EnvVar("VODREC_REDIS_URL"), prefix=settings.redis_prefix())
 
@@ -30,7 +30,7 @@ def _source_db() -> SourceDatabase:
     """The source database. A URL in VODREC_SOURCE_URL may hold a password, so the resource gets it through
     dg.EnvVar: the instance and the UI store the variable's name, never its value. Without it, the
     embedded SQLite file under VODREC_HOME (a path, no credential)."""
-    if os.environ.get(settings.SOURCE_URL_ENV):
+    if settings.current().is_set(settings.SOURCE_URL_ENV):
         return SourceDatabase(url=dg.EnvVar(settings.SOURCE_URL_ENV))
     return SourceDatabase(url=settings.default_sqlite_url())
 
@@ -44,19 +44,20 @@ def _local() -> dict[str, Any]:
 
 
 def _production() -> dict[str, Any]:
-    endpoint = os.environ.get("VODREC_S3_ENDPOINT_URL") or None
+    current = settings.current()
+    endpoint = current["VODREC_S3_ENDPOINT_URL"] or None
     return {
         "source_db": SourceDatabase(url=dg.EnvVar(settings.SOURCE_URL_ENV)),
         "artifacts": S3ArtifactStore(
             s3=S3Resource(
                 endpoint_url=endpoint,
-                region_name=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
+                region_name=current["AWS_REGION"] or current["AWS_DEFAULT_REGION"] or "us-east-1",
                 # botocore's own attempts per request (connection errors, 5xx, throttling); the step's
                 # RetryPolicy then retries the whole step with a longer backoff.
-                max_attempts=int(os.environ.get("VODREC_S3_MAX_ATTEMPTS", "5")),
+                max_attempts=int(current["VODREC_S3_MAX_ATTEMPTS"]),
             ),
             bucket=dg.EnvVar("VODREC_S3_BUCKET"),
-            prefix=os.environ.get("VODREC_S3_PREFIX", "vodrec"),
+            prefix=current["VODREC_S3_PREFIX"],
         ),
         "serving_redis": _serving_redis(),
     }
@@ -66,12 +67,12 @@ RESOURCES_BY_ENVIRONMENT = {"local": _local, "production": _production}
 
 
 def environment_name() -> str:
-    explicit = os.environ.get("VODREC_ENV")
+    explicit = settings.current()["VODREC_ENV"]
     if explicit:
         if explicit not in RESOURCES_BY_ENVIRONMENT:
             raise ValueError(f"VODREC_ENV must be one of {sorted(RESOURCES_BY_ENVIRONMENT)}, got {explicit!r}")
         return explicit
-    return "production" if os.environ.get("VODREC_S3_BUCKET") else "local"
+    return "production" if settings.current().is_set("VODREC_S3_BUCKET") else "local"
 
 
 def resources_for_environment(name: str | None = None) -> dict[str, Any]:
@@ -94,5 +95,14 @@ def alert_notifier() -> AlertNotifier:
     """The alert targets whose variables are set; none set: alerts are not sent."""
     return AlertNotifier(**{
         field: dg.EnvVar.int(var) if field == "smtp_port" else dg.EnvVar(var)
-        for field, var in ALERT_SETTINGS.items() if os.environ.get(var)
+        for field, var in ALERT_SETTINGS.items() if settings.current().is_set(var)
     })
+
+
+@dg.definitions
+def resources() -> dg.Definitions:
+    """The resources every asset, check and sensor of the code location binds: the environment's source
+    database, artifact store and Redis, the quality policy, and the alert targets. A function, so the
+    environment is read when the code location loads, not when this module is imported."""
+    return dg.Definitions(resources={**resources_for_environment(), "quality": QualityPolicy(),
+                                     "alerts": alert_notifier()})

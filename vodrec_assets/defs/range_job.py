@@ -23,6 +23,7 @@ import time
 
 import dagster as dg
 
+from vodrec_assets.asset_defaults import JOB_TAG
 from vodrec_assets.partitions import weekly_partitions
 
 RANGE_TAG = "vodrec/range_run"
@@ -45,7 +46,7 @@ def weeks_in_range(keys: list[str], first: str, last: str) -> list[str]:
     return chosen
 
 
-@dg.op(tags={"vodrec/job": "weekly_retrain"})
+@dg.op(tags={JOB_TAG: "weekly_retrain"})
 def retrain_weeks(context: dg.OpExecutionContext, config: WeekRange) -> dg.Output:
     from vodrec_assets.definitions import defs  # the code location this op belongs to
     from vodrec_assets.demo import QUIET_LOGS, week_outcome
@@ -68,7 +69,7 @@ def retrain_weeks(context: dg.OpExecutionContext, config: WeekRange) -> dg.Outpu
     })
 
 
-@dg.job(name="weekly_retrain_range", tags={"vodrec/job": "weekly_retrain"},
+@dg.job(name="weekly_retrain_range", tags={JOB_TAG: "weekly_retrain"},
         description="Retrain a range of weeks in one run, oldest first, each week a weekly_retrain run of its own "
                     "(its checks, metadata and alerts), without a process per week.")
 def weekly_retrain_range() -> None:

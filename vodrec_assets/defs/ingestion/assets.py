@@ -10,17 +10,21 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from vodrec_assets.assets.common import OWNERS, data_errors_not_retried, io_retry_policy, week_of, weekly_asset_kwargs
+from vodrec_assets.asset_defaults import OWNERS, data_errors_not_retried, io_retry_policy, week_of, weekly_asset_kwargs
 from vodrec_assets.partitions import END_DATE, week_bounds, weekly_partitions
 from vodrec_assets.settings import TIMEZONE
 from vodrec_assets.recsys.cleaning import CATALOG_NUMERIC, CLICK_COLUMNS, WATCH_COLUMNS, validate_reference
 from vodrec_assets.recsys.assignment import PLAIN_LENGTH, belongs_to
 from vodrec_assets.recsys.parsing import datetime_values
+from vodrec_assets import schema
+from vodrec_assets.artifacts import (
+    RAW_CLICK_LOGS, RAW_VOD_LOGS, SUBSCRIBERS, SUBSCRIBERS_QUARANTINE, UNASSIGNED_ROWS, VOD_CATALOG,
+    VOD_CATALOG_QUARANTINE, Artifact,
+)
 from vodrec_assets.resources import ArtifactStore, SourceDatabase
 
-CATALOG_COLUMNS = ["program_id", "program_name", "ct_cl", "program_genre", "release_date", "age_limit",
-                   "disp_rtm_sec", "episode_count", "e_bool"]
-SUBSCRIBER_COLUMNS = ["subsr_id", "age_band", "gender", "region", "join_dt", "churn_dt"]
+CATALOG_COLUMNS = schema.column_names("vodinfo")
+SUBSCRIBER_COLUMNS = schema.column_names("userinfo")
 
 
 def parquet_safe(frame: pd.DataFrame) -> pd.DataFrame:
@@ -35,16 +39,16 @@ def parquet_safe(frame: pd.DataFrame) -> pd.DataFrame:
 REFERENCE_REASONS = ("null_id", "non_numeric", "non_finite", "out_of_range", "fractional_id", "duplicate_id")
 
 
-def store_reference(artifacts: ArtifactStore, asset: str, week: str, frame: pd.DataFrame, id_column: str,
-                    numeric_columns: list[str] = ()) -> dict:
+def store_reference(artifacts: ArtifactStore, usable: Artifact, rejected: Artifact, week: str, frame: pd.DataFrame,
+                    id_column: str, numeric_columns: list[str] = ()) -> dict:
     """The usable rows of a reference table as `<asset>/<week>.parquet`; rows with a NULL, non-numeric,
     non-finite, out-of-range, fractional or repeated id (or a non-finite number) as
     `<asset>/<week>.quarantined.parquet` (weekly_pair_stats adds them to the week's quarantined_rows).
     Returns the counts for the metadata."""
-    with data_errors_not_retried(f"validating {asset} {week}"):
+    with data_errors_not_retried(f"validating {usable.producer} {week}"):
         checked = validate_reference(frame, id_column, numeric_columns)
-    artifacts.write_parquet(f"{asset}/{week}.parquet", parquet_safe(checked.rows))
-    artifacts.write_parquet(f"{asset}/{week}.quarantined.parquet", checked.quarantined)
+    usable.write(artifacts, parquet_safe(checked.rows), week)
+    rejected.write(artifacts, checked.quarantined, week)
     return {"quarantined_rows": len(checked.quarantined),
             **{f"quarantined_{r}": n for r, n in checked.counts.items() if r in REFERENCE_REASONS}}
 
@@ -63,14 +67,14 @@ def vod_catalog(context: dg.AssetExecutionContext, source_db: SourceDatabase, ar
     week = context.partition_key
     _, end = week_of(week)
     catalog = _as_of(source_db.read_table("vodinfo", CATALOG_COLUMNS), "release_date", end)
-    quarantine = store_reference(artifacts, "vod_catalog", week, catalog, "program_id", CATALOG_NUMERIC)
+    quarantine = store_reference(artifacts, VOD_CATALOG, VOD_CATALOG_QUARANTINE, week, catalog, "program_id", CATALOG_NUMERIC)
     released = datetime_values(catalog["release_date"])
     return dg.MaterializeResult(metadata={
         "programs": int(len(catalog)),
         "released_this_week": int((released >= pd.Timestamp(week).to_datetime64()).sum()),
         "e_bool_programs": int((pd.to_numeric(catalog["e_bool"], errors="coerce") == 1).sum()),
         **quarantine,
-        "path": artifacts.uri(f"vod_catalog/{week}.parquet"),
+        "path": VOD_CATALOG.uri(artifacts, week),
     })
 
 
@@ -81,13 +85,13 @@ def subscribers(context: dg.AssetExecutionContext, source_db: SourceDatabase, ar
     week = context.partition_key
     start, end = week_of(week)
     users = _as_of(source_db.read_table("userinfo", SUBSCRIBER_COLUMNS), "join_dt", end)
-    quarantine = store_reference(artifacts, "subscribers", week, users, "subsr_id")
+    quarantine = store_reference(artifacts, SUBSCRIBERS, SUBSCRIBERS_QUARANTINE, week, users, "subsr_id")
     churn = datetime_values(users["churn_dt"])
     return dg.MaterializeResult(metadata={
         "subscribers": int(len(users)),
         "churned_before_week": int((churn < pd.Timestamp(start).to_datetime64()).sum()),
         **quarantine,
-        "path": artifacts.uri(f"subscribers/{week}.parquet"),
+        "path": SUBSCRIBERS.uri(artifacts, week),
     })
 
 
@@ -102,28 +106,27 @@ def _own_rows(table: pa.Table, start: datetime, end: datetime) -> pa.Table:
     return table.filter(pa.array(keep))
 
 
-def _ingest_logs(context: dg.AssetExecutionContext, table: str, columns: list[str], asset: str,
+def _ingest_logs(context: dg.AssetExecutionContext, table: str, columns: list[str], logs: Artifact,
                  source_db: SourceDatabase, artifacts: ArtifactStore) -> dg.MaterializeResult:
     week = context.partition_key
     start, end = week_of(week)
-    key = f"{asset}/{week}.parquet"
     text = source_db.read_window_text(table, start, end, columns)  # SQLite: every value as its text
     if text is not None:
         text = _own_rows(text, start, end)
-        artifacts.write_arrow(key, text)
+        logs.write(artifacts, text, week)
         n = text.num_rows
     else:
         rows = source_db.read_window(table, start, end, columns)
         with data_errors_not_retried("assigning zoned log_dt to weeks"):
             rows = rows[belongs_to(rows["log_dt"], start, end)].reset_index(drop=True)
-        artifacts.write_parquet(key, parquet_safe(rows))
+        logs.write(artifacts, parquet_safe(rows), week)
         n = len(rows)
     context.log.info(f"{table}: {n} rows in [{start}, {end})")
     return dg.MaterializeResult(metadata={
         "rows": int(n),
         "source_table": table,
         "window": f"[{start:%Y-%m-%d %H:%M}, {end:%Y-%m-%d %H:%M}) Asia/Seoul",
-        "path": artifacts.uri(key),
+        "path": logs.uri(artifacts, week),
     })
 
 
@@ -134,7 +137,7 @@ def raw_vod_logs(context: dg.AssetExecutionContext, source_db: SourceDatabase, a
     Seoul time, read with bound parameters and stored as they are (cleaning happens downstream). From an
     SQLite file every value is stored as its text (SQLite keeps text in numeric columns; its text reads
     back to the same value); from MySQL with the column types."""
-    return _ingest_logs(context, "vods_sumut", WATCH_COLUMNS, "raw_vod_logs", source_db, artifacts)
+    return _ingest_logs(context, "vods_sumut", WATCH_COLUMNS, RAW_VOD_LOGS, source_db, artifacts)
 
 
 @dg.asset(group_name="ingestion", kinds={"sql", "parquet"}, code_version="1",
@@ -142,7 +145,7 @@ def raw_vod_logs(context: dg.AssetExecutionContext, source_db: SourceDatabase, a
 def raw_click_logs(context: dg.AssetExecutionContext, source_db: SourceDatabase, artifacts: ArtifactStore) -> dg.MaterializeResult:
     """Exactly the week's rows of `contlog` (detail-page clicks), read with bound parameters, stored as they are
     (as text from an SQLite file, as raw_vod_logs)."""
-    return _ingest_logs(context, "contlog", CLICK_COLUMNS, "raw_click_logs", source_db, artifacts)
+    return _ingest_logs(context, "contlog", CLICK_COLUMNS, RAW_CLICK_LOGS, source_db, artifacts)
 
 
 UNASSIGNED_REASONS = ("null_value", "unparsable_log_dt", "log_dt_before_first_week", "log_dt_after_last_week")
@@ -186,11 +189,11 @@ def unassigned_log_rows(context: dg.AssetExecutionContext, source_db: SourceData
         quarantined.insert(0, "reason", _log_dt_reasons(rows["log_dt"], first, upper))
         frames.append(quarantined.assign(source_table=table))
     unassigned = pd.concat(frames, ignore_index=True).astype("string")
-    artifacts.write_parquet("quarantined_rows/unassigned.parquet", unassigned)
+    UNASSIGNED_ROWS.write(artifacts, unassigned)
     counts = unassigned.groupby(["source_table", "reason"]).size()
     return dg.MaterializeResult(metadata={
         "rows": int(len(unassigned)),
         "weeks_read": f"[{first:%Y-%m-%d}, {upper:%Y-%m-%d %H:%M})",
         **{f"{table}_{reason}": int(n) for (table, reason), n in counts.items()},
-        "path": artifacts.uri("quarantined_rows/unassigned.parquet"),
+        "path": UNASSIGNED_ROWS.uri(artifacts),
     })

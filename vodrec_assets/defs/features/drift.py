@@ -2,10 +2,10 @@
 
 `weekly_pair_stats` puts the week's figures (`drift_*`, plain ints and floats) into its materialization
 metadata, so the UI plots them week by week (Catalog -> weekly_pair_stats -> Plots); they compare the week
-with the trailing weeks stored before it. The non-blocking check `weekly_pair_stats_drift` (defs/features/checks.py) judges those
-figures against the thresholds and warns; nothing is stopped (the blocking floor for an emptied week is
-the `*_volume` checks of the raw logs). The sensor `alert_on_drift_warning` sends one alert per week that
-warned."""
+with the trailing weeks stored before it. The non-blocking check `weekly_pair_stats_drift`
+(defs/features/checks.py) judges those figures against the thresholds and warns; nothing is stopped (the
+blocking floor for an emptied week is the `*_volume` checks of the raw logs). The sensor
+`alert_on_drift_warning` below sends one alert per week that warned."""
 
 import dagster as dg
 import numpy as np

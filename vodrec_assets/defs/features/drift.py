@@ -11,6 +11,7 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
+from vodrec_assets import settings
 from vodrec_assets.alerts import Alert, AlertNotifier
 from vodrec_assets.artifacts import WEEKLY_PAIR_STATS, WEEKLY_PAIR_SUMMARY
 from vodrec_assets.partitions import previous_week
@@ -50,7 +51,7 @@ def week_drift_figures(artifacts: ArtifactStore, week: str, rows: int, pairs: pd
 @dg.sensor(
     name="alert_on_drift_warning",
     default_status=dg.DefaultSensorStatus.RUNNING,
-    minimum_interval_seconds=30,
+    minimum_interval_seconds=settings.alert_interval_seconds(),
     description="Alerts once per week whose weekly_pair_stats_drift check warned (volume, new ids or PSI).",
 )
 def alert_on_drift_warning(context: dg.SensorEvaluationContext, alerts: AlertNotifier):

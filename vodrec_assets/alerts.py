@@ -40,7 +40,7 @@ def classify_failed_run(failed_steps: set[str], failed_checks: list[FailedCheck]
 
 @dataclass(frozen=True)
 class Alert:
-    kind: str  # failed | blocked | gated | not_promoted | late
+    kind: str  # failed | blocked | gated | not_promoted | late | drift
     title: str
     detail: str
     week: str | None = None

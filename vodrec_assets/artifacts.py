@@ -190,6 +190,10 @@ UNDECLARED_READS: dict[tuple[str, str], str] = {
     ("trained_model", "MODEL_SELECTION"):
         "the newest model_selection at or before the week, written by the on-demand job select_model: no "
         "asset produces it, and which week it comes from is only known when the run reads the store",
+    ("weekly_pair_stats", "WEEKLY_PAIR_STATS"):
+        "the drift figures compare the week with the (up to 4) weeks before it that are stored; declared, the "
+        "dependency would make every week wait for the one before it in a backfill",
+    ("weekly_pair_stats", "WEEKLY_PAIR_SUMMARY"): "the trailing weeks' log rows, for the same drift figures",
     ("trained_model", "BACKTEST_CHOICE"):
         "written by the on-demand job backtest, which is no asset; read unless the run config names a family",
 }

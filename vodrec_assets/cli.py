@@ -72,9 +72,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weeks", type=int, default=8, help="weeks of tiny synthetic data for the demo")
     p.add_argument("--first", type=int, default=-2, help="index of the first week to backfill (negative: from the end)")
     p.add_argument("--count", type=int, default=2, help="how many weeks to backfill")
-    p.add_argument("--kind", choices=["assets", "job"], default="assets",
-                   help="assets: Materialize all on the lineage page; job: weekly_retrain's partitions page")
-    p.add_argument("--workdir", help="the project folder to use (default: a new temporary one)")
+    p.add_argument("--kind", default="assets",
+                   help="assets: Materialize all on the lineage page; job: weekly_retrain's partitions page; range: "
+                        "the weekly_retrain_range job; "
+                        "job,assets: both, one after the other")
+    p.add_argument("--scale", choices=SCALES, default="tiny", help="scale of the generated data")
+    p.add_argument("--code", help="the checkout whose package is benchmarked (default: this one)")
+    p.add_argument("--workdir", help="the project folder to use (default: a new temporary one; reused: "
+                                     "its generated data is kept)")
     p.set_defaults(func=_call("vodrec_assets.benchmarks.backfill:cli_bench_backfill"))
 
     p = sub.add_parser("serve", help="the recommendations HTTP API and metrics dashboard")

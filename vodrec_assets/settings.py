@@ -16,6 +16,7 @@ import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 DEFAULT_START_DATE = "2023-08-07"  # a Monday; the generator's default start
@@ -60,6 +61,9 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("VODREC_ALERT_SMTP_PORT", None, "its port", secret=True),
     Variable("VODREC_ALERT_EMAIL_FROM", None, "the alert e-mails' sender", secret=True),
     Variable("VODREC_ALERT_EMAIL_TO", None, "the alert e-mails' recipients", secret=True),
+    Variable("VODREC_RECOMMENDATIONS_DUE_MINUTES", "540",
+             "minutes after its week ends (Monday 00:00 Seoul) that a week's recommendations are due"),
+    Variable("VODREC_ALERT_INTERVAL_SECONDS", "30", "how often the late-week and drift alert sensors look"),
     Variable("DAGSTER_HOME", None, "the Dagster instance folder (default: the root dagster.yaml's)"),
     Variable("AWS_REGION", None, "the S3 region (else AWS_DEFAULT_REGION, else us-east-1)"),
     Variable("AWS_DEFAULT_REGION", None, "the S3 region when AWS_REGION is unset"),
@@ -224,3 +228,14 @@ def retry_max() -> int:
 def retry_delay_seconds() -> float:
     """The base delay of the exponential backoff between retries (1, 3, 7, 15 x this, +/- this)."""
     return float(current()["VODREC_RETRY_DELAY_SECONDS"])
+
+
+def recommendations_due_after() -> timedelta:
+    """How long after its week ends (Monday 00:00 Asia/Seoul) a week's recommendations are due (default
+    540 minutes: Monday 09:00 Seoul), less than a week."""
+    return timedelta(minutes=float(current()["VODREC_RECOMMENDATIONS_DUE_MINUTES"]))
+
+
+def alert_interval_seconds() -> int:
+    """How often the late-week alert sensor looks."""
+    return int(current()["VODREC_ALERT_INTERVAL_SECONDS"])

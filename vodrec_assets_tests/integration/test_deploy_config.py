@@ -12,7 +12,7 @@ import yaml
 from vodrec_assets import instance_config
 from vodrec_assets_tests.integration.harness import BIN, REPO, clean_env
 
-SHARED_KEYS = ("run_coordinator", "concurrency", "run_monitoring", "python_logs", "telemetry", "nux")
+SHARED_KEYS = ("run_coordinator", "concurrency", "run_monitoring", "python_logs", "freshness", "telemetry", "nux")
 
 
 def production_yaml() -> dict:

@@ -13,6 +13,7 @@ from vodrec_assets.artifacts import (
     Artifact, CLEANED_RATINGS, RAW_CLICK_LOGS, RAW_VOD_LOGS, SCORE_MATRIX, SUBSCRIBERS, SUBSCRIBERS_QUARANTINE, VOD_CATALOG,
     VOD_CATALOG_QUARANTINE, WEEK_QUARANTINE, WEEKLY_PAIR_STATS, WEEKLY_PAIR_SUMMARY,
 )
+from vodrec_assets.defs.features.drift import week_drift_figures
 from vodrec_assets.partitions import lookback_mapping, window_weeks
 from vodrec_assets.recsys.cleaning import (
     CLICK_NUMERIC, CLICK_OTHER_NUMERIC, REASONS, WATCH_NUMERIC, WATCH_OTHER_NUMERIC, validate_logs, weekly_pair_stats as reduce_week, write_window_ratings,
@@ -74,7 +75,10 @@ def weekly_pair_stats(context: dg.AssetExecutionContext, artifacts: ArtifactStor
         **stats.counts,
     }
     WEEKLY_PAIR_SUMMARY.write(artifacts, summary, week)
-    return dg.MaterializeResult(metadata=rounded({**summary, "quarantine_path": WEEK_QUARANTINE.uri(artifacts, week)}))
+    # Volume and drift figures against the trailing weeks (defs/features/drift.py), plotted by partition.
+    drift = week_drift_figures(artifacts, week, raw_rows, stats.pairs)
+    return dg.MaterializeResult(metadata=rounded({**summary, **drift,
+                                                  "quarantine_path": WEEK_QUARANTINE.uri(artifacts, week)}))
 
 
 @dg.asset(

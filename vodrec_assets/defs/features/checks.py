@@ -11,6 +11,7 @@ from vodrec_assets.artifacts import CLEANED_RATINGS, SCORE_MATRIX, WEEKLY_PAIR_S
 from vodrec_assets.check_support import check_result, checked_week, weekly_check  # noqa: E402
 from vodrec_assets.quality import QualityPolicy  # noqa: E402
 from vodrec_assets.recsys import rules  # noqa: E402
+from vodrec_assets.recsys.drift import DriftThresholds, drift_warnings  # noqa: E402
 from vodrec_assets.resources import ArtifactStore  # noqa: E402
 from vodrec_assets.schema import ID_COLUMNS  # noqa: E402
 
@@ -36,3 +37,23 @@ def score_matrix_consistent(context: dg.AssetCheckExecutionContext, artifacts: A
     except ValueError as exc:
         return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.ERROR, description=str(exc))
     return check_result(rules.score_matrix_consistent(matrix))
+
+
+@weekly_check("weekly_pair_stats", "Warns (never blocks) when the week's log volume, its share of new subscribers or "
+              "programs, or its watch-ratio / per-subscriber activity distribution (PSI) moved past the thresholds "
+              "of recsys/drift.py against the trailing weeks (figures: the week's materialization metadata).",
+              name="weekly_pair_stats_drift")
+def weekly_pair_stats_drift(context: dg.AssetCheckExecutionContext, artifacts: ArtifactStore) -> dg.AssetCheckResult:
+    week = checked_week(context, artifacts, WEEKLY_PAIR_SUMMARY)
+    records = context.instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey("weekly_pair_stats"), asset_partitions=[week]), limit=1).records
+    if not records:
+        raise dg.Failure(f"weekly_pair_stats {week} has no materialization to judge", allow_retries=False)
+    figures = {k: v.value for k, v in records[0].asset_materialization.metadata.items() if k.startswith("drift_")}
+    found = drift_warnings(figures, DriftThresholds())
+    if not figures.get("drift_trailing_weeks"):
+        description = "no trailing week stored before this one: nothing to compare with"
+    else:
+        description = "; ".join(found) or f"in line with the {figures['drift_trailing_weeks']} weeks before"
+    return dg.AssetCheckResult(passed=not found, severity=dg.AssetCheckSeverity.WARN, description=description,
+                               metadata=figures)

@@ -15,6 +15,7 @@ from vodrec_assets.publishing import (
     TOP_K, compute_recommendations, publish_recommendations, publish_to_redis, serve_champion_from_redis,
 )
 from vodrec_assets.artifacts import CHAMPION_HISTORY, RECOMMENDATIONS, SCORE_MATRIX, TRAINED_MODEL, WEEKLY_METRICS, load_weekly_metrics
+from vodrec_assets.defs.serving.freshness import recommendations_freshness_policy
 from vodrec_assets.partitions import all_weeks_so_far
 from vodrec_assets.resources import ArtifactStore, ServingRedis, SourceDatabase
 
@@ -22,6 +23,7 @@ from vodrec_assets.resources import ArtifactStore, ServingRedis, SourceDatabase
 @dg.asset(
     group_name="serving", kinds={"parquet", "sql"}, code_version="1",
     deps=[TRAINED_MODEL.dep(), SCORE_MATRIX.dep(), WEEKLY_METRICS.dep()], **weekly_asset_kwargs(),
+    freshness_policy=recommendations_freshness_policy(),  # + the per-week check, defs/serving/freshness.py
 )
 def recommendations(context: dg.AssetExecutionContext, artifacts: ArtifactStore, source_db: SourceDatabase,
                     serving_redis: ServingRedis) -> dg.MaterializeResult:

@@ -1,0 +1,78 @@
+"""Volume and drift warnings on each week's viewing (the rules and thresholds: recsys/drift.py).
+
+`weekly_pair_stats` puts the week's figures (`drift_*`, plain ints and floats) into its materialization
+metadata, so the UI plots them week by week (Catalog -> weekly_pair_stats -> Plots); they compare the week
+with the trailing weeks stored before it. The non-blocking check `weekly_pair_stats_drift`
+(defs/features/checks.py) judges those figures against the thresholds and warns; nothing is stopped (the
+blocking floor for an emptied week is the `*_volume` checks of the raw logs). The sensor
+`alert_on_drift_warning` below sends one alert per week that warned."""
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+
+from vodrec_assets import settings
+from vodrec_assets.alerts import Alert, AlertNotifier
+from vodrec_assets.artifacts import WEEKLY_PAIR_STATS, WEEKLY_PAIR_SUMMARY
+from vodrec_assets.partitions import previous_week
+from vodrec_assets.recsys.drift import DEFAULT_TRAILING_WEEKS, WeekSample, week_drift
+from vodrec_assets.resources import ArtifactStore
+
+DRIFT_COLUMNS = ["subsr_id", "program_id", "watch_max_ratio"]
+
+
+def _sample(rows: int, pairs: pd.DataFrame) -> WeekSample:
+    return WeekSample(rows=int(rows), subscriber_ids=pairs["subsr_id"].to_numpy(np.int64),
+                      program_ids=pairs["program_id"].to_numpy(np.int64),
+                      watch_ratios=pairs["watch_max_ratio"].to_numpy(np.float64, na_value=np.nan))
+
+
+def stored_sample(artifacts: ArtifactStore, week: str) -> WeekSample | None:
+    """A week's sample from its stored weekly_pair_stats (None when the week was never reduced)."""
+    if not WEEKLY_PAIR_STATS.exists(artifacts, week):
+        return None
+    summary = WEEKLY_PAIR_SUMMARY.read(artifacts, week)
+    return _sample(summary["raw_watch_rows"] + summary["raw_click_rows"],
+                   WEEKLY_PAIR_STATS.read(artifacts, week, DRIFT_COLUMNS))
+
+
+def week_drift_figures(artifacts: ArtifactStore, week: str, rows: int, pairs: pd.DataFrame,
+                       trailing_weeks: int = DEFAULT_TRAILING_WEEKS) -> dict[str, float | int]:
+    """The week's figures against the up to `trailing_weeks` weeks before it that are stored."""
+    trailing, cursor = [], previous_week(week)
+    while cursor and len(trailing) < trailing_weeks:
+        sample = stored_sample(artifacts, cursor)
+        if sample is not None:
+            trailing.insert(0, sample)
+        cursor = previous_week(cursor)
+    return week_drift(_sample(rows, pairs), trailing)
+
+
+@dg.sensor(
+    name="alert_on_drift_warning",
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=settings.alert_interval_seconds(),
+    description="Alerts once per week whose weekly_pair_stats_drift check warned (volume, new ids or PSI).",
+)
+def alert_on_drift_warning(context: dg.SensorEvaluationContext, alerts: AlertNotifier):
+    """Over the check's evaluations, oldest first; the cursor (an event storage id) moves past each one once
+    its alert is delivered (or there was nothing to say), so nothing is sent twice or lost."""
+    evaluations = dg.EventRecordsFilter(event_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
+    if context.cursor is None:  # a new deployment starts from now: it does not replay old warnings
+        newest = context.instance.get_event_records(evaluations, limit=1, ascending=False)
+        context.update_cursor(str(newest[0].storage_id if newest else 0))
+        return dg.SkipReason("watching drift warnings from now on")
+    records = context.instance.get_event_records(
+        dg.EventRecordsFilter(event_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION, after_cursor=int(context.cursor)),
+        limit=200, ascending=True)
+    if not records:
+        return dg.SkipReason("no new check evaluation")
+    for record in records:
+        evaluation = record.event_log_entry.dagster_event.event_specific_data
+        if evaluation.check_name == "weekly_pair_stats_drift" and not evaluation.passed and alerts.configured:
+            week = evaluation.partition
+            alerts.send(Alert(kind="drift", title=f"week {week}'s logs drifted from the weeks before",
+                              detail=evaluation.description or "", week=week, run_id=record.event_log_entry.run_id,
+                              path="/assets/weekly_pair_stats?view=checks"))  # raises when the target is down
+        context.update_cursor(str(record.storage_id))
+    return None

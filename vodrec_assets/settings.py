@@ -63,7 +63,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("VODREC_ALERT_EMAIL_TO", None, "the alert e-mails' recipients", secret=True),
     Variable("VODREC_RECOMMENDATIONS_DUE_MINUTES", "540",
              "minutes after its week ends (Monday 00:00 Seoul) that a week's recommendations are due"),
-    Variable("VODREC_ALERT_INTERVAL_SECONDS", "30", "how often the late-week and drift alert sensors look"),
+    Variable("VODREC_ALERT_INTERVAL_SECONDS", "30", "how often the alert sensors look (failed runs, models not promoted, late weeks, drift)"),
     Variable("DAGSTER_HOME", None, "the Dagster instance folder (default: the root dagster.yaml's)"),
     Variable("AWS_REGION", None, "the S3 region (else AWS_DEFAULT_REGION, else us-east-1)"),
     Variable("AWS_DEFAULT_REGION", None, "the S3 region when AWS_REGION is unset"),
@@ -237,5 +237,5 @@ def recommendations_due_after() -> timedelta:
 
 
 def alert_interval_seconds() -> int:
-    """How often the late-week alert sensor looks."""
+    """How often each alert sensor looks (the seconds between its ticks)."""
     return int(current()["VODREC_ALERT_INTERVAL_SECONDS"])

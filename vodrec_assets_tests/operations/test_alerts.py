@@ -20,6 +20,7 @@ from vodrec_assets_tests.integration.harness import DagsterService, free_port, w
 
 WEEKS = week_keys("2023-08-07", 3)
 UI_BASE = "http://127.0.0.1:3000"
+TICK = 5  # seconds between the alert sensors' ticks in the daemon test (VODREC_ALERT_INTERVAL_SECONDS; default 30)
 
 
 class Receiver:
@@ -131,7 +132,8 @@ def test_the_daemon_alerts_once_per_failed_run_and_retries_a_target_that_was_dow
     env = {"VODREC_HOME": str(home), "VODREC_SOURCE_URL": f"sqlite:///{source}", "VODREC_START_DATE": WEEKS[0],
            "VODREC_END_DATE": "2023-08-28", "VODREC_ALERT_WEBHOOK_URL": receiver.url, "VODREC_UI_BASE_URL": UI_BASE,
            "VODREC_ALERT_SMTP_HOST": "127.0.0.1", "VODREC_ALERT_SMTP_PORT": str(controller.port),
-           "VODREC_ALERT_EMAIL_TO": "oncall@example.com"}
+           "VODREC_ALERT_EMAIL_TO": "oncall@example.com",
+           "VODREC_ALERT_INTERVAL_SECONDS": str(TICK)}
     local_yaml = write_local_instance_config(tmp_path / "instance_template")
     with DagsterService(tmp_path / "service", env, dagster_yaml=local_yaml) as service:
         backfill = service.graphql.launch_partition_backfill(WEEKS, job_name="weekly_retrain")
@@ -152,9 +154,9 @@ def test_the_daemon_alerts_once_per_failed_run_and_retries_a_target_that_was_dow
         service.graphql.wait_for_backfill(again, timeout=600)
         [second] = service.graphql.runs_for_backfill(again)
         assert second.status == "FAILURE"
-        time.sleep(45)  # at least one tick with the target down
+        time.sleep(3 * TICK)  # ticks with the target down
         receiver.start()
         wait_until(lambda: len(receiver.bodies) >= 2, timeout=240, what="the alert delivered after the target returned")
-        time.sleep(40)  # a later tick must not repeat it
+        time.sleep(3 * TICK)  # later ticks must not repeat it
         kinds = [(b["vodrec"]["kind"], b["vodrec"]["run_id"]) for b in receiver.bodies]
         assert kinds == [("blocked", runs[WEEKS[2]].run_id), ("blocked", second.run_id)]

@@ -275,7 +275,7 @@ def run_wrk(url: str, ids: list[int], concurrency: int, seconds: float, k: int =
     errors = w["connect"] + w["read"] + w["write"] + w["timeout"]
     return {
         "url": url, "generator": "wrk", "requests_planned": None, "requests_done": w["requests"],
-        "ok": w["requests"] - w["status"] - w["read"], "errors": errors + w["status"], "error_samples": [],
+        "ok": w["requests"] - w["status"], "errors": errors + w["status"], "error_samples": [],
         "status_counts": {"non-2xx": w["status"]}, "sources": {}, "model_weeks": {},
         "concurrency": concurrency, "seconds": round(elapsed, 2),
         "requests_per_second": round(w["requests"] / elapsed, 1) if elapsed else None,

@@ -123,6 +123,11 @@ class SourceDatabase(dg.ConfigurableResource):
         if missing:
             raise SourceSchemaError(f"source table {table!r} is missing column(s) {missing}")
 
+    def _index_on(self, table: str, column: str) -> str | None:
+        """The name the source gives its index on exactly `column` of `table`, if it has one."""
+        return next((ix["name"] for ix in sa.inspect(self.engine).get_indexes(table) if ix["column_names"] == [column]),
+                    None)
+
     def _read(self, stmt: sa.Select, params: dict[str, Any] | None = None) -> pd.DataFrame:
         chunks = []
         with self.engine.connect() as conn:
@@ -208,7 +213,8 @@ class SourceDatabase(dg.ConfigurableResource):
         Other databases, in-memory SQLite or a missing driver give None: use `read_window`."""
         if connectorx_url(self.url) is not None:
             self.check_columns(table, columns + [time_column])
-            return mysql_arrow.read_window_text(self.url, table, columns, start, end, time_column)
+            return mysql_arrow.read_window_text(self.url, table, columns, start, end, time_column,
+                                                self._index_on(table, time_column))
         path = sqlite_file(self.url, plain=True)
         if path is None:
             return None

@@ -9,7 +9,7 @@ without the `.000000` of a DATETIME(6) column.
 
 The week is read as `parts` time slices side by side (one connection and thread each), each in the
 order of the `log_dt` index: concatenated in slice order, rows come in (log_dt, insertion) order, as
-SQLite's index scan gives them. connectorx takes no bound parameters: the only values in a statement are
+SQLite's index scan gives them (a source without that index: by log_dt, ties in the server's order). connectorx takes no bound parameters: the only values in a statement are
 the slices' bounds, rendered here from `datetime` objects, and names from vodrec's own schema.
 """
 
@@ -56,13 +56,15 @@ def time_slices(start: datetime, end: datetime, parts: int) -> list[tuple[dateti
     return list(zip(bounds[:-1], bounds[1:]))
 
 
-def window_sql(table: str, columns: list[str], start: datetime, end: datetime, time_column: str = "log_dt") -> str:
-    """SELECT of `table`'s rows with `start <= time_column < end` in the order of the time column's index
-    (typed DATETIME: no zone to widen for; ties in the index's order, the rows' insertion order)."""
+def window_sql(table: str, columns: list[str], start: datetime, end: datetime, time_column: str = "log_dt",
+               index: str | None = None) -> str:
+    """SELECT of `table`'s rows with `start <= time_column < end` ordered by it (typed DATETIME: no zone to
+    widen for). With `index` (the source's index on the time column, as the server names it) the read is
+    forced through it: ties come in the index's order, the rows' insertion order, and a whole week is a
+    range scan, where the optimizer would rather scan the table and sort it."""
     t = schema.TABLES[table]  # only vodrec's own names reach the statement
     tc = f"`{t.name}`.`{t.c[time_column].name}`"  # qualified: the select list's alias is its text
-    index = next((ix.name for ix in t.indexes if [c.name for c in ix.columns] == [time_column]), None)
-    hint = f" FORCE INDEX (`{index}`)" if index else ""
+    hint = " FORCE INDEX (`{}`)".format(index.replace("`", "``")) if index else ""
     return (f"SELECT {select_list(t, columns)} FROM `{t.name}`{hint} "  # noqa: S608 - schema names, rendered datetimes
             f"WHERE {tc} >= '{start:{_DATETIME_TEXT}}' AND {tc} < '{end:{_DATETIME_TEXT}}' ORDER BY {tc}")
 
@@ -112,12 +114,12 @@ def _read_all(url: str, queries: list[str], timeout_seconds: float | None, table
 
 
 def read_window_text(url: str, table: str, columns: list[str], start: datetime, end: datetime,
-                     time_column: str = "log_dt", parts: int | None = None,
+                     time_column: str = "log_dt", index: str | None = None, parts: int | None = None,
                      timeout_seconds: float | None = None) -> pa.Table:
     """The window's rows as Arrow text columns, as the SQLite path gives them (module docstring); read in
-    `parts` time slices side by side (default: the settings' VODREC_SOURCE_READ_PARTS)."""
+    `parts` time slices side by side (default: the settings' VODREC_SOURCE_READ_PARTS) through `index`."""
     parts = settings.source_read_parts() if parts is None else parts
-    queries = [window_sql(table, columns, a, b, time_column) for a, b in time_slices(start, end, parts)]
+    queries = [window_sql(table, columns, a, b, time_column, index) for a, b in time_slices(start, end, parts)]
     pieces = [piece.select(columns) for piece in _read_all(url, queries, timeout_seconds, table)]
     t = schema.TABLES[table]
     out = {}

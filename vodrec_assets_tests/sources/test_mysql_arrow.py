@@ -46,10 +46,11 @@ def _both(mariadb_url: str, tmp_path) -> tuple[SourceDatabase, SourceDatabase]:
 
 
 @pytest.mark.parametrize("parts", [1, 2, 3])
-def test_the_window_reaches_arrow_as_the_sqlite_path_gives_it(mariadb_url, tmp_path, parts):
+def test_the_window_reaches_arrow_as_the_sqlite_path_gives_it(mariadb_url, tmp_path, parts, monkeypatch):
+    monkeypatch.setenv("VODREC_SOURCE_READ_PARTS", str(parts))
     mysql, sqlite = _both(mariadb_url, tmp_path)
     columns = schema.column_names("vods_sumut")
-    got = mysql_arrow.read_window_text(mysql.url, "vods_sumut", columns, START, END, parts=parts)
+    got = mysql.read_window_text("vods_sumut", START, END, columns)
     assert got.equals(sqlite.read_window_text("vods_sumut", START, END, columns))
     assert got.schema == pa.schema([(name, pa.string()) for name in columns])
     rows = got.to_pylist()
@@ -58,6 +59,8 @@ def test_the_window_reaches_arrow_as_the_sqlite_path_gives_it(mariadb_url, tmp_p
     assert rows[0]["program_name"] == "한국어 드라마 🙂" and rows[-1]["program_name"] is None
     assert [r["log_dt"] for r in rows][::5] == ["2023-08-07 00:00:00", "2023-08-13 23:59:59"]
     assert rows[1]["use_tms"] == "120.0" and rows[-1]["use_tms"] is None
+    assert "FORCE INDEX (`ix_vods_sumut_log_dt`)" in mysql_arrow.window_sql("vods_sumut", columns, START, END, "log_dt",
+                                                                             mysql._index_on("vods_sumut", "log_dt"))
 
 
 def test_the_resource_reads_mysql_through_connectorx_and_a_zero_date_is_text(mariadb_url, tmp_path):

@@ -66,6 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weeks", type=int, default=12)
     p.add_argument("--compare-original", action="store_true")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--source", default=None,
+                   help="a MySQL/MariaDB SQLAlchemy URL to read instead of the bench's SQLite file "
+                        "(its own bench folder; generated into when empty)")
     p.set_defaults(func=_call("vodrec_assets.benchmarks.scale:cli_bench"))
 
     p = sub.add_parser("bench-backfill", help="time a backfill through dg dev's daemon on fresh demo data")

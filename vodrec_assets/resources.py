@@ -28,6 +28,9 @@ from pydantic import PrivateAttr
 from vodrec_assets import schema, settings
 from vodrec_assets.database import engine_for, sqlite_file
 from vodrec_assets.recsys.assignment import PLAIN_LENGTH, ZONE_MARGIN
+from vodrec_assets.sources import mysql_arrow
+from vodrec_assets.sources.mysql_arrow import connectorx_url
+from vodrec_assets.sources.sqlite_text import exact_text_sql
 
 
 class SourceSchemaError(dg.Failure):
@@ -56,18 +59,6 @@ def _window_params(start: datetime, end: datetime) -> dict[str, str]:
     return {"start": _sql_dt(start), "end": _sql_dt(end), "start_out": _sql_dt(start - ZONE_MARGIN),
             "end_out": _sql_dt(end + ZONE_MARGIN), "start_in": _sql_dt(start + ZONE_MARGIN),
             "end_in": _sql_dt(end - ZONE_MARGIN)}
-
-
-def _exact_text(column: str, text_affinity: bool = False) -> str:
-    """An SQLite expression giving a column's value as text that reads back to the same value. A column
-    declared as text converts numbers to text when they are stored: a plain CAST is exact there."""
-    c = f'"{column}"'
-    if text_affinity:
-        return f"CAST({c} AS TEXT) AS {c}"
-    # Only a real can need more digits than SQLite's own text (15 significant); typeof first keeps the
-    # round-trip test off every other value.
-    return (f"CASE WHEN typeof({c}) <> 'real' OR CAST(CAST({c} AS TEXT) AS REAL) = {c} THEN CAST({c} AS TEXT) "
-            f"ELSE printf('%!.17g', {c}) END AS {c}")
 
 
 def _exact_column(values: list) -> pd.Series:
@@ -132,6 +123,11 @@ class SourceDatabase(dg.ConfigurableResource):
         if missing:
             raise SourceSchemaError(f"source table {table!r} is missing column(s) {missing}")
 
+    def _index_on(self, table: str, column: str) -> str | None:
+        """The name the source gives its index on exactly `column` of `table`, if it has one."""
+        return next((ix["name"] for ix in sa.inspect(self.engine).get_indexes(table) if ix["column_names"] == [column]),
+                    None)
+
     def _read(self, stmt: sa.Select, params: dict[str, Any] | None = None) -> pd.DataFrame:
         chunks = []
         with self.engine.connect() as conn:
@@ -161,6 +157,8 @@ class SourceDatabase(dg.ConfigurableResource):
         t = self._table(table)
         cols = columns or [c.name for c in t.columns]
         self.check_columns(table, cols)
+        if connectorx_url(self.url) is not None:  # compiled, as the logs (sources/mysql_arrow.py)
+            return mysql_arrow.read_table_frame(self.url, table, cols)
         # Untyped columns: dirty values (SQLite keeps anything) reach the cleaning code as they are.
         stmt = sa.select(*[sa.column(c) for c in cols]).select_from(sa.table(t.name))
         return self._read(stmt)
@@ -210,8 +208,13 @@ class SourceDatabase(dg.ConfigurableResource):
         driver): the Python driver builds an object per value, three times the CPU at a million rows
         (docs/performance.md). SQLite keeps any value in any column, so each one comes back as its
         text: integers and text exactly as stored, a real as SQLite's shortest text when that reads
-        back to the same number (else 17 significant digits), NULL as null. Other databases (typed:
-        MySQL), in-memory SQLite or a missing driver give None: use `read_window`."""
+        back to the same number (else 17 significant digits), NULL as null. A MySQL/MariaDB source
+        gives the same text columns in the same order through connectorx (sources/mysql_arrow.py).
+        Other databases, in-memory SQLite or a missing driver give None: use `read_window`."""
+        if connectorx_url(self.url) is not None:
+            self.check_columns(table, columns + [time_column])
+            return mysql_arrow.read_window_text(self.url, table, columns, start, end, time_column,
+                                                self._index_on(table, time_column))
         path = sqlite_file(self.url, plain=True)
         if path is None:
             return None
@@ -221,7 +224,7 @@ class SourceDatabase(dg.ConfigurableResource):
             return None
         self.check_columns(table, columns + [time_column])
         t = self._table(table)  # only our schema's names reach the SQL below
-        exprs = ", ".join(_exact_text(name, text_affinity=isinstance(t.c[name].type, sa.String)) for name in columns)
+        exprs = ", ".join(exact_text_sql(name, text_affinity=isinstance(t.c[name].type, sa.String)) for name in columns)
         c = f'"{time_column}"'
         # The window, plus the long text within ZONE_MARGIN of its edges: found by a scan of the log_dt
         # index alone (rowids), so the plain rows of the margins are never fetched.

@@ -47,6 +47,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("VODREC_S3_CONNECT_TIMEOUT_SECONDS", "5", "connect timeout of each S3 request"),
     Variable("VODREC_S3_READ_TIMEOUT_SECONDS", "30", "read timeout of each S3 request"),
     Variable("VODREC_SOURCE_READ_TIMEOUT_SECONDS", "300", "how long one read of a MySQL source may wait"),
+    Variable("VODREC_SOURCE_READ_PARTS", "2", "time slices of a MySQL week read side by side (connections)"),
     Variable("VODREC_RETRY_MAX", "4", "retries of a step whose database or S3 was away"),
     Variable("VODREC_RETRY_DELAY_SECONDS", "2", "the base delay of the retries' exponential backoff"),
     Variable("VODREC_REDIS_URL", None, "Redis the champion week's lists are published to and served from",
@@ -181,6 +182,14 @@ def source_read_timeout_seconds() -> float:
     """How long one read of the source database may wait for the server (MySQL): a server that stops
     answering fails the step (then retried) instead of stalling the run."""
     return float(current()["VODREC_SOURCE_READ_TIMEOUT_SECONDS"])
+
+
+def source_read_parts() -> int:
+    """How many time slices of a week a MySQL source is read in, side by side (a connection each)."""
+    parts = int(current()["VODREC_SOURCE_READ_PARTS"])
+    if parts < 1:
+        raise ValueError(f"VODREC_SOURCE_READ_PARTS must be a positive integer, got {parts}")
+    return parts
 
 
 def s3_timeouts_seconds() -> tuple[float, float]:

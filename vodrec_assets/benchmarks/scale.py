@@ -1,11 +1,12 @@
 """`vodrec bench --scale tiny|small|medium|large`: one weekly partition timed stage by stage.
 
 The data of a scale is generated once into `VODREC_HOME/bench/<scale>-<weeks>w-seed<seed>/source.db`
-(with `generate.json`, the generator's summary) and reused. The benchmarked partition is the last
-generated week, at the end of a lookback window (12 weeks by default). What a weekly run finds already
-materialized is prepared once, untimed, and kept in the same folder's `artifacts/`: the earlier weeks'
-ingestion and `weekly_pair_stats`, and the previous week's score matrix and model (the next-week
-protocol scores it).
+(with `generate.json`, the generator's summary) and reused; with `--source URL` (MySQL/MariaDB) the data
+is generated into that database once, the folder is `<scale>-<weeks>w-seed<seed>-mysql-<database>`. The
+benchmarked partition is the last generated week, at the end of a lookback window (12 weeks by default).
+What a weekly run finds already materialized is prepared once, untimed, and kept in the same folder's
+`artifacts/`: the earlier weeks' ingestion and `weekly_pair_stats`, and the previous week's score matrix
+and model (the next-week protocol scores it).
 
 The timed run calls the asset functions themselves (direct invocation with a partitioned context and
 the same resources), so it runs exactly the code of a weekly materialization:
@@ -44,24 +45,48 @@ ORIGINAL_MAX_SUBSCRIBERS = 10_000  # the original's dense pivot and per-subscrib
 DEFAULT_NUM_THREADS = 2
 
 
-def bench_dir(scale: str, weeks: int, seed: int) -> Path:
+def bench_dir(scale: str, weeks: int, seed: int, source: str | None = None) -> Path:
+    """The scale's folder; a source other than the bench's own SQLite file gets its own, named by its
+    backend and database (`-mysql-vod_rec`), never by its host or user."""
+    import re
+
+    import sqlalchemy as sa
+
     from vodrec_assets import settings
 
-    return settings.vodrec_home() / "bench" / f"{scale}-{weeks}w-seed{seed}"
+    suffix = ""
+    if source:
+        database = re.sub(r"[^A-Za-z0-9_]", "_", sa.make_url(source).database or "")
+        suffix = f"-{sa_backend(source)}-{database}"
+    return settings.vodrec_home() / "bench" / f"{scale}-{weeks}w-seed{seed}{suffix}"
 
 
-def ensure_data(scale: str, weeks: int, seed: int = 0, say: Callable[[str], None] = print) -> dict[str, Any]:
-    """The scale's source database, generated when missing; returns the generator's summary."""
+def sa_backend(url: str) -> str:
+    import sqlalchemy as sa
+
+    return sa.make_url(url).get_backend_name()
+
+
+def source_url(folder: Path, source: str | None) -> str:
+    """The source the runner reads: `source` when given, else the folder's SQLite file."""
+    return source or f"sqlite:///{folder / 'source.db'}"
+
+
+def ensure_data(scale: str, weeks: int, seed: int = 0, say: Callable[[str], None] = print,
+                source: str | None = None) -> dict[str, Any]:
+    """The scale's source database (the folder's SQLite file, or `source`), generated when missing;
+    returns the generator's summary."""
     from vodrec_assets.sources.synthetic import generate
 
-    folder = bench_dir(scale, weeks, seed)
+    folder = bench_dir(scale, weeks, seed, source)
     db, summary_file = folder / "source.db", folder / "generate.json"
-    if db.exists() and summary_file.exists():
+    if (source is not None or db.exists()) and summary_file.exists():
         return json.loads(summary_file.read_text())
     folder.mkdir(parents=True, exist_ok=True)
-    say(f"generating {scale} data ({weeks} weeks, seed {seed}) into {db}")
-    summary = generate(f"sqlite:///{db}", scale=scale, weeks=weeks, seed=seed,
-                       progress=lambda m: say(f"  .. {m}")).to_dict()
+    url = source_url(folder, source)
+    say(f"generating {scale} data ({weeks} weeks, seed {seed}) into {source and sa_backend(source) or db}")
+    summary = generate(url, scale=scale, weeks=weeks, seed=seed, progress=lambda m: say(f"  .. {m}")).to_dict()
+    summary.pop("url", None)  # it may hold a password
     # Artifacts derived from older data would be stale.
     _remove_tree(folder / "artifacts")
     tmp = summary_file.with_suffix(".json.tmp")
@@ -94,14 +119,14 @@ def partition_weeks(summary: dict[str, Any]) -> tuple[str, list[str]]:
 class _Runner:
     """The resources of a bench folder and direct invocation of the weekly assets on them."""
 
-    def __init__(self, folder: Path, num_threads: int):
+    def __init__(self, folder: Path, num_threads: int, source: str | None = None):
         import logging
 
         from vodrec_assets.defs.training.assets import TrainingConfig
         from vodrec_assets.quality import QualityPolicy
         from vodrec_assets.resources import LocalArtifactStore, SourceDatabase
 
-        self.source_db = SourceDatabase(url=f"sqlite:///{folder / 'source.db'}")
+        self.source_db = SourceDatabase(url=source_url(folder, source))
         self.artifacts = LocalArtifactStore(root=str(folder / "artifacts"))
         self.quality = QualityPolicy()
         self.training = TrainingConfig(num_threads=num_threads)
@@ -149,13 +174,14 @@ def _to_stderr(msg: str) -> None:
 
 
 def prepare_window(folder: str, week: str, window: list[str], num_threads: int,
-                   say: Callable[[str], None] = _to_stderr, previous_model: bool = True) -> None:
+                   say: Callable[[str], None] = _to_stderr, previous_model: bool = True,
+                   source: str | None = None) -> None:
     """What the weekly run of `week` expects to find: the earlier weeks of its window reduced to pair
     statistics, and (unless `previous_model` is false: the next-week protocol is then skipped, as in
     a first week) the previous week's score matrix and model. Untimed; kept between runs."""
     from vodrec_assets.artifacts import LIGHTFM_STATE, TRAINED_MODEL, WEEKLY_PAIR_SUMMARY
 
-    runner = _Runner(Path(folder), num_threads)
+    runner = _Runner(Path(folder), num_threads, source)
     art = runner.artifacts
     earlier = [w for w in window if w < week]
     missing = [w for w in earlier if not WEEKLY_PAIR_SUMMARY.exists(art, w)]
@@ -163,7 +189,8 @@ def prepare_window(folder: str, week: str, window: list[str], num_threads: int,
         # Weeks are independent: two processes (the machine's cores) prepare them side by side.
         ctx = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(min(2, len(missing)), mp_context=ctx) as pool:
-            for w, seconds in zip(missing, pool.map(_prepare_week, [folder] * len(missing), missing)):
+            for w, seconds in zip(missing, pool.map(_prepare_week, [folder] * len(missing), missing,
+                                                    [source] * len(missing))):
                 say(f"  .. prepared week {w} ({seconds:.1f}s)")
     if earlier and previous_model:
         prev = earlier[-1]
@@ -177,10 +204,10 @@ def prepare_window(folder: str, week: str, window: list[str], num_threads: int,
             say(f"  .. prepared the previous week's model {prev} ({time.perf_counter() - t0:.1f}s)")
 
 
-def _prepare_week(folder: str, week: str) -> float:
+def _prepare_week(folder: str, week: str, source: str | None = None) -> float:
     """One earlier week of the window: ingested and reduced to its pair statistics (raw rows dropped)."""
     t0 = time.perf_counter()
-    runner = _Runner(Path(folder), 1)
+    runner = _Runner(Path(folder), 1, source)
     runner.ingest(week)
     runner.week_stats(week)
     from vodrec_assets.artifacts import RAW_CLICK_LOGS, RAW_VOD_LOGS
@@ -224,7 +251,18 @@ class _RssSampler:
         self._thread.join()
 
 
-def run_partition(folder: str, week: str, num_threads: int) -> dict[str, Any]:
+def _ingested_rows(artifacts, week: str) -> int:
+    """Rows the ingest stage stored for the week (the four tables)."""
+    from vodrec_assets.artifacts import RAW_CLICK_LOGS, RAW_VOD_LOGS, SUBSCRIBERS, VOD_CATALOG
+
+    total = 0
+    for stored in (VOD_CATALOG, SUBSCRIBERS, RAW_VOD_LOGS, RAW_CLICK_LOGS):
+        with stored.open(artifacts, week) as parquet:
+            total += parquet.metadata.num_rows
+    return total
+
+
+def run_partition(folder: str, week: str, num_threads: int, source: str | None = None) -> dict[str, Any]:
     """Materialize `week` stage by stage through the asset functions; seconds and peak RSS per stage."""
     from vodrec_assets import publishing
     from vodrec_assets.artifacts import TRAINED_MODEL, WEEKLY_METRICS
@@ -233,7 +271,7 @@ def run_partition(folder: str, week: str, num_threads: int) -> dict[str, Any]:
 
     from vodrec_assets.recsys.model import recorded_fit_seconds
 
-    runner = _Runner(Path(folder), num_threads)
+    runner = _Runner(Path(folder), num_threads, source)
     seconds: dict[str, float] = {}
     cpu_seconds: dict[str, float] = {}  # all threads; unlike wall time, not inflated by the neighbours
     stage_rss: dict[str, float] = {}
@@ -250,6 +288,7 @@ def run_partition(folder: str, week: str, num_threads: int) -> dict[str, Any]:
 
     with stage("ingest"):
         runner.ingest(week)
+    ingested_rows = _ingested_rows(runner.artifacts, week)
     with stage("clean"):
         runner.week_stats(week)
         runner.window(week)
@@ -272,6 +311,7 @@ def run_partition(folder: str, week: str, num_threads: int) -> dict[str, Any]:
     model_manifest = TRAINED_MODEL.manifest(runner.artifacts, week)
     return {
         "warm_start": model_manifest.get("warm_start", "no record"),
+        "ingested_rows": ingested_rows,
         "stages": seconds,
         "stage_cpu_seconds": cpu_seconds,
         "stage_peak_rss_mb": stage_rss,
@@ -295,14 +335,15 @@ def _in_fresh_process(fn: Callable, *args: Any) -> Any:
 
 def run_bench(scale: str, weeks: int = 12, seed: int = 0, compare_original: bool = False,
               num_threads: int = DEFAULT_NUM_THREADS,
-              say: Callable[[str], None] = print) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The benchmark's result (exactly the keys of `--json`) and details (week, original, ...)."""
-    summary = ensure_data(scale, weeks, seed, say)
-    folder = bench_dir(scale, weeks, seed)
+              say: Callable[[str], None] = print, source: str | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The benchmark's result (exactly the keys of `--json`) and details (week, original, ...). `source`:
+    a MySQL/MariaDB URL read instead of the bench's SQLite file (generated into when empty)."""
+    summary = ensure_data(scale, weeks, seed, say, source)
+    folder = bench_dir(scale, weeks, seed, source)
     week, window = partition_weeks(summary)
     say(f"benchmarking week {week}: window {window[0]} .. {week} ({len(window)} weeks)")
-    _in_fresh_process(prepare_window, str(folder), week, window, num_threads)
-    run = _in_fresh_process(run_partition, str(folder), week, num_threads)
+    _in_fresh_process(prepare_window, str(folder), week, window, num_threads, _to_stderr, True, source)
+    run = _in_fresh_process(run_partition, str(folder), week, num_threads, source)
     stages = {name: round(run["stages"][name], 3) for name in STAGES}
     total = sum(run["stages"].values())
     result: dict[str, Any] = {
@@ -324,6 +365,9 @@ def run_bench(scale: str, weeks: int = 12, seed: int = 0, compare_original: bool
         "recommended_subscribers": run["recommended_subscribers"], "recommendation_rows": run["recommendation_rows"],
         "quality_gate_passed": run["quality_gate_passed"], "holdout_map_at_10": run["holdout_map_at_10"],
         "warm_start": run["warm_start"],
+        "source": sa_backend(source) if source else "sqlite",
+        "ingested_rows": run["ingested_rows"],
+        "ingest_rows_per_s": round(run["ingested_rows"] / max(run["stages"]["ingest"], 1e-9), 1),
         "generate_seconds": summary.get("seconds"), "database_bytes": summary.get("database_bytes"),
     }
     if compare_original:
@@ -365,6 +409,8 @@ def format_table(result: dict[str, Any], d: dict[str, Any]) -> str:
         f"  {'total':<10} {total:>9.2f} {'':>7} {sum(cpu.values()):>8.2f}",
         "",
         f"  peak RSS                {result['peak_rss_mb']:,.0f} MB",
+        f"  ingest                  {d.get('ingest_rows_per_s', 0):,.0f} rows/s ({d.get('ingested_rows', 0):,} rows "
+        f"from {d.get('source', 'sqlite')})",
         f"  recommend               {result['recommend_subscribers_per_s']:,.0f} subscribers/s "
         f"({d['recommended_subscribers']:,} subscribers, top 10)",
         f"  LightFM threads         {d['num_threads']}",
@@ -394,9 +440,10 @@ def cli_bench(args: argparse.Namespace) -> int:
     seed = getattr(args, "seed", 0)
     threads = getattr(args, "num_threads", DEFAULT_NUM_THREADS)
     say = _to_stderr if args.json else (lambda msg: print(msg, flush=True))
-    result, details = run_bench(args.scale, args.weeks, seed, args.compare_original, threads, say)
+    source = getattr(args, "source", None)
+    result, details = run_bench(args.scale, args.weeks, seed, args.compare_original, threads, say, source)
     # Kept beside the data for `python -m vodrec_assets.benchmarks.scale plot` (docs/performance.md).
-    record = bench_dir(args.scale, args.weeks, seed) / "result.json"
+    record = bench_dir(args.scale, args.weeks, seed, source) / "result.json"
     record.write_text(json.dumps({"result": result, "details": details}, indent=2))
     if args.json:
         # Exactly the documented keys; `original` only with --compare-original.

@@ -1,6 +1,6 @@
 """A source database that stops answering and an S3 endpoint that accepts connections but never answers
 fail the read after the configured timeout (then the step's RetryPolicy takes over) instead of stalling
-a run: pymysql waits forever by default, botocore 60 s per attempt."""
+a run: pymysql waits forever by default, connectorx has no timeout at all, botocore 60 s per attempt."""
 
 from __future__ import annotations
 
@@ -22,7 +22,11 @@ from ..conftest import _mysql_admin
 pytestmark = pytest.mark.integration
 
 
-def test_a_locked_mysql_table_fails_the_read_after_the_timeout(mariadb_url, monkeypatch):
+@pytest.mark.parametrize("read, error, message", [
+    ("read_window", sa.exc.OperationalError, "timed out|Lost connection"),  # pymysql's socket timeout
+    ("read_window_text", TimeoutError, "VODREC_SOURCE_READ_TIMEOUT_SECONDS"),  # connectorx: the whole read's
+])
+def test_a_locked_mysql_table_fails_the_read_after_the_timeout(mariadb_url, monkeypatch, read, error, message):
     monkeypatch.setenv("VODREC_SOURCE_READ_TIMEOUT_SECONDS", "2")
     engine = sa.create_engine(mariadb_url)
     schema.create_source_tables(engine)
@@ -34,8 +38,8 @@ def test_a_locked_mysql_table_fails_the_read_after_the_timeout(mariadb_url, monk
             cur.execute(f"LOCK TABLES `{database}`.`vods_sumut` WRITE")  # every reader now waits
         db = SourceDatabase(url=mariadb_url)
         started = time.monotonic()
-        with pytest.raises(sa.exc.OperationalError, match="timed out|Lost connection"):
-            db.read_window("vods_sumut", datetime(2023, 8, 7), datetime(2023, 8, 14), ["subsr_id", "log_dt"])
+        with pytest.raises(error, match=message):
+            getattr(db, read)("vods_sumut", datetime(2023, 8, 7), datetime(2023, 8, 14), ["subsr_id", "log_dt"])
         waited = time.monotonic() - started
         assert 1.5 < waited < 20, waited
     finally:

@@ -110,7 +110,8 @@ def _ingest_logs(context: dg.AssetExecutionContext, table: str, columns: list[st
                  source_db: SourceDatabase, artifacts: ArtifactStore) -> dg.MaterializeResult:
     week = context.partition_key
     start, end = week_of(week)
-    text = source_db.read_window_text(table, start, end, columns)  # SQLite: every value as its text
+    # SQLite (ADBC) and MySQL (connectorx): every value as the text SQLite keeps, in compiled code.
+    text = source_db.read_window_text(table, start, end, columns)
     if text is not None:
         text = _own_rows(text, start, end)
         logs.write(artifacts, text, week)
@@ -136,7 +137,7 @@ def raw_vod_logs(context: dg.AssetExecutionContext, source_db: SourceDatabase, a
     """Exactly the week's rows of `vods_sumut` (VOD watch logs): `log_dt` in [Monday 00:00, next Monday 00:00)
     Seoul time, read with bound parameters and stored as they are (cleaning happens downstream). From an
     SQLite file every value is stored as its text (SQLite keeps text in numeric columns; its text reads
-    back to the same value); from MySQL with the column types."""
+    back to the same value); from MySQL as the same text (sources/mysql_arrow.py)."""
     return _ingest_logs(context, "vods_sumut", WATCH_COLUMNS, RAW_VOD_LOGS, source_db, artifacts)
 
 

@@ -14,7 +14,12 @@ from vodrec_assets_tests.operations.test_alerts import Receiver
 SELECTION = dg.AssetSelection.groups("ingestion") | dg.AssetSelection.assets("weekly_pair_stats")
 
 
-def test_drift_figures_are_plotted_by_week_and_a_shifted_week_warns_without_blocking_and_is_alerted_once(workspace):
+def test_drift_figures_are_plotted_by_week_and_a_shifted_week_warns_without_blocking_and_is_alerted_once(
+        workspace, tmp_path):
+    # The kind of instance `make ui` and `vodrec demo` keep: SQLite, one event log per run, where a query
+    # across runs works only for asset events.
+    (tmp_path / "dagster_home").mkdir()
+    workspace.instance = dg.DagsterInstance.local_temp(str(tmp_path / "dagster_home"))
     receiver = Receiver().start()
     notifier = AlertNotifier(webhook_url=receiver.url, ui_base_url="http://ui:3000")
 

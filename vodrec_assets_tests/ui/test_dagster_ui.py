@@ -6,7 +6,8 @@ dagster.yaml and pyproject.toml, the package linked in), then, in order:
 - the lineage page: "Materialize all…" for the two newest weeks, the backfill succeeds with every run;
 - weekly_metrics' plots show one point per week (the UI's own plot query, by partition);
 - metrics_history shows its chart inside the UI and refreshes by itself after a weekly run;
-- the schedule's next-tick preview names the week that just ended.
+- the schedule's next-tick preview names the week that just ended;
+- weekly_retrain_range's Launchpad runs a range of weeks in one run, a weekly run per week, oldest first.
 Screenshots go to docs/img/ui-*.png (the README and docs show them).
 """
 
@@ -233,6 +234,41 @@ def test_schedule_preview_names_the_week_that_just_ended(ui, page):
                           'repositoryName: "__repository__", scheduleName: "weekly_retrain_schedule"}) '
                           '{ ... on Schedule { scheduleState { status } } } }')["scheduleOrError"]
     assert schedule["scheduleState"]["status"] == "STOPPED"  # off until an operator turns it on
+
+
+def test_a_range_of_weeks_from_the_launchpad_runs_each_week_in_one_run(ui, page):
+    """Jobs -> weekly_retrain_range -> Launchpad: the range typed into the config editor, Launch Run; one
+    run, and inside it a weekly_retrain run per week, oldest first (docs/ui.md, docs/performance.md)."""
+    first, last = DEMO_WEEKS[-3], DEMO_WEEKS[-1]
+    page.goto(f"{ui.url}/locations/vodrec_assets/jobs/weekly_retrain_range/playground")
+    editor = page.locator(".CodeMirror").first
+    editor.wait_for()
+    editor.click()
+    page.keyboard.press("Control+A")
+    # insert_text: no key events, so the editor's auto-indent does not reshape the YAML
+    page.keyboard.insert_text(f"ops:\n  retrain_weeks:\n    config:\n      first_week: '{first}'\n"
+                              f"      last_week: '{last}'\n")
+    launch = page.get_by_role("button", name="Launch Run")
+    wait_until(lambda: launch.is_enabled(), timeout=60, interval=1, what="the config validated")
+    shot(page, "range-launchpad")
+    started = time.time()
+    launch.click()
+    page.wait_for_url(re.compile(r"/runs/[0-9a-f-]{36}"))
+    run_id = re.search(r"/runs/([0-9a-f-]{36})", page.url).group(1)
+    status = wait_until(
+        lambda: (s := ui.graphql('query($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }',
+                                 {"id": run_id})["runOrError"]["status"]) in ("SUCCESS", "FAILURE", "CANCELED") and s,
+        timeout=600, interval=3, what=f"the range run {run_id}")
+    ui.timings["three_week_range_run_seconds"] = time.time() - started
+    assert status == "SUCCESS"
+    weeks = ui.graphql('query($tag: String!) { runsOrError(filter: {tags: [{key: "vodrec/range_run", value: $tag}]}) '
+                       '{ ... on Runs { results { status tags { key value } startTime } } } }',
+                       {"tag": run_id})["runsOrError"]["results"]
+    by_start = sorted(weeks, key=lambda r: r["startTime"])
+    assert [next(t["value"] for t in r["tags"] if t["key"] == "dagster/partition") for r in by_start] == DEMO_WEEKS[-3:]
+    assert all(r["status"] == "SUCCESS" for r in weeks), weeks
+    page.get_by_text("Success", exact=False).first.wait_for()
+    shot(page, "range-run")
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -113,8 +113,16 @@ def weekly_metrics(context: dg.AssetExecutionContext, artifacts: ArtifactStore,
 # Dagster's eager() also waits until no week of weekly_metrics is missing, which a week blocked at
 # ingestion keeps true for ever; this refreshes after any change once no run or backfill writes the metrics
 # (so once per backfill), evaluated by the automation sensor in defs/sensors.py.
+# Handled = requested, or updated in a tick where no week's metrics changed. since_last_handled() would also
+# count an update of metrics_history in the same tick as a newer week's metrics (a backfill's refresh, then
+# a weekly run, within one 30 s tick) as handling it: the newer week would never reach the history.
+_HANDLED = (
+    dg.AutomationCondition.newly_requested()
+    | dg.AutomationCondition.initial_evaluation()
+    | (dg.AutomationCondition.newly_updated() & ~dg.AutomationCondition.any_deps_updated())
+).with_label("handled (requested, or updated with no newer weekly metrics)")
 REFRESH_AFTER_WEEKLY_METRICS = (
-    (dg.AutomationCondition.newly_missing() | dg.AutomationCondition.any_deps_updated()).since_last_handled()
+    (dg.AutomationCondition.newly_missing() | dg.AutomationCondition.any_deps_updated()).since(_HANDLED)
     & ~dg.AutomationCondition.any_deps_in_progress()
     & ~dg.AutomationCondition.in_progress()
 ).with_label("weekly metrics changed, none in progress")

@@ -48,6 +48,10 @@ def week_drift_figures(artifacts: ArtifactStore, week: str, rows: int, pairs: pd
     return week_drift(_sample(rows, pairs), trailing)
 
 
+DRIFT_CHECK = "weekly_pair_stats_drift"
+WEEKLY_PAIR_STATS_KEY = dg.AssetKey("weekly_pair_stats")
+
+
 @dg.sensor(
     name="alert_on_drift_warning",
     default_status=dg.DefaultSensorStatus.RUNNING,
@@ -55,24 +59,36 @@ def week_drift_figures(artifacts: ArtifactStore, week: str, rows: int, pairs: pd
     description="Alerts once per week whose weekly_pair_stats_drift check warned (volume, new ids or PSI).",
 )
 def alert_on_drift_warning(context: dg.SensorEvaluationContext, alerts: AlertNotifier):
-    """Over the check's evaluations, oldest first; the cursor (an event storage id) moves past each one once
-    its alert is delivered (or there was nothing to say), so nothing is sent twice or lost."""
-    evaluations = dg.EventRecordsFilter(event_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
+    """Over weekly_pair_stats' materializations, oldest first, each with the drift check's verdict from the
+    same run. Read this way, not as a query of every check evaluation: the local SQLite instance keeps one
+    event log per run and answers cross-run queries only for asset events. The cursor (a materialization's
+    storage id) moves past one once its run has ended and its alert, if any, was delivered, so nothing is
+    sent twice or lost; a check executed alone (its own job) re-shows its verdict in the UI, not here."""
     if context.cursor is None:  # a new deployment starts from now: it does not replay old warnings
-        newest = context.instance.get_event_records(evaluations, limit=1, ascending=False)
+        newest = context.instance.fetch_materializations(WEEKLY_PAIR_STATS_KEY, limit=1).records
         context.update_cursor(str(newest[0].storage_id if newest else 0))
         return dg.SkipReason("watching drift warnings from now on")
-    records = context.instance.get_event_records(
-        dg.EventRecordsFilter(event_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION, after_cursor=int(context.cursor)),
-        limit=200, ascending=True)
+    records = context.instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=WEEKLY_PAIR_STATS_KEY, after_storage_id=int(context.cursor)),
+        limit=100, ascending=True).records
     if not records:
-        return dg.SkipReason("no new check evaluation")
+        return dg.SkipReason("no new weekly_pair_stats")
     for record in records:
-        evaluation = record.event_log_entry.dagster_event.event_specific_data
-        if evaluation.check_name == "weekly_pair_stats_drift" and not evaluation.passed and alerts.configured:
-            week = evaluation.partition
-            alerts.send(Alert(kind="drift", title=f"week {week}'s logs drifted from the weeks before",
-                              detail=evaluation.description or "", week=week, run_id=record.event_log_entry.run_id,
-                              path="/assets/weekly_pair_stats?view=checks"))  # raises when the target is down
+        run = context.instance.get_run_by_id(record.run_id)
+        if run is not None and not run.is_finished:
+            break  # its check may still come: look again at the next tick
+        if alerts.configured:
+            for evaluation in _drift_warnings(context.instance, record.run_id, record.partition_key):
+                week = evaluation.partition
+                alerts.send(Alert(kind="drift", title=f"week {week}'s logs drifted from the weeks before",
+                                  detail=evaluation.description or "", week=week, run_id=record.run_id,
+                                  path="/assets/weekly_pair_stats?view=checks"))  # raises when the target is down
         context.update_cursor(str(record.storage_id))
     return None
+
+
+def _drift_warnings(instance: dg.DagsterInstance, run_id: str, week: str | None) -> list:
+    """The failed evaluations of the drift check for `week` in that run."""
+    evaluations = [r.event_log_entry.dagster_event.event_specific_data for r in
+                   instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION).records]
+    return [e for e in evaluations if e.check_name == DRIFT_CHECK and e.partition == week and not e.passed]

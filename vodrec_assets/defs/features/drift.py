@@ -7,6 +7,8 @@ with the trailing weeks stored before it. The non-blocking check `weekly_pair_st
 blocking floor for an emptied week is the `*_volume` checks of the raw logs). The sensor
 `alert_on_drift_warning` below sends one alert per week that warned."""
 
+import time
+
 import dagster as dg
 import numpy as np
 import pandas as pd
@@ -49,6 +51,9 @@ def week_drift_figures(artifacts: ArtifactStore, week: str, rows: int, pairs: pd
 
 
 DRIFT_CHECK = "weekly_pair_stats_drift"
+# A run still "started" this long after the materialization is taken as dead (a killed in-process run
+# keeps that status for ever): the sensor goes on with what the run recorded rather than stop there.
+UNFINISHED_RUN_WAIT_SECONDS = 3600
 WEEKLY_PAIR_STATS_KEY = dg.AssetKey("weekly_pair_stats")
 
 
@@ -75,7 +80,7 @@ def alert_on_drift_warning(context: dg.SensorEvaluationContext, alerts: AlertNot
         return dg.SkipReason("no new weekly_pair_stats")
     for record in records:
         run = context.instance.get_run_by_id(record.run_id)
-        if run is not None and not run.is_finished:
+        if run is not None and not run.is_finished and time.time() - record.timestamp < UNFINISHED_RUN_WAIT_SECONDS:
             break  # its check may still come: look again at the next tick
         if alerts.configured:
             for evaluation in _drift_warnings(context.instance, record.run_id, record.partition_key):

@@ -14,6 +14,8 @@ from email.message import EmailMessage
 import dagster as dg
 import requests
 
+from vodrec_assets import settings
+
 # Assets whose blocking checks stop a week at ingestion (its logs are missing or malformed).
 INGESTION_ASSETS = ("raw_vod_logs", "raw_click_logs", "subscribers", "vod_catalog")
 
@@ -94,3 +96,10 @@ class AlertNotifier(dg.ConfigurableResource):
             message.set_content(alert.text(self.ui_base_url))
             with smtplib.SMTP(self.smtp_host, self.smtp_port, timeout=self.timeout_seconds) as smtp:
                 smtp.send_message(message)
+
+
+def alert_sensor(name: str, description: str):
+    """The decorator of every alert sensor: running from the start (alerts need no one to switch them on),
+    ticking every VODREC_ALERT_INTERVAL_SECONDS."""
+    return dg.sensor(name=name, default_status=dg.DefaultSensorStatus.RUNNING,
+                     minimum_interval_seconds=settings.alert_interval_seconds(), description=description)

@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from vodrec_assets import settings
-from vodrec_assets.alerts import Alert, AlertNotifier, FailedCheck, classify_failed_run
+from vodrec_assets.alerts import Alert, AlertNotifier, alert_sensor, FailedCheck, classify_failed_run
 
 FAILED_RUN_TITLES = {
     "blocked": "week {week} blocked at ingestion",
@@ -55,10 +54,8 @@ def _failure_records(context: dg.SensorEvaluationContext, after: int | None, lim
         limit=limit, ascending=True).records
 
 
-@dg.sensor(
+@alert_sensor(
     name="alert_on_failed_run",
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    minimum_interval_seconds=settings.alert_interval_seconds(),
     description="Alerts once per failed run: a week blocked at ingestion, a week gated, or a run that broke.",
 )
 def alert_on_failed_run(context: dg.SensorEvaluationContext, alerts: AlertNotifier):
@@ -80,10 +77,8 @@ def alert_on_failed_run(context: dg.SensorEvaluationContext, alerts: AlertNotifi
     return None
 
 
-@dg.sensor(
+@alert_sensor(
     name="alert_on_model_not_promoted",
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    minimum_interval_seconds=settings.alert_interval_seconds(),
     description="Alerts once per week whose model passed its gate but was worse than the champion.",
 )
 def alert_on_model_not_promoted(context: dg.SensorEvaluationContext, alerts: AlertNotifier):

@@ -9,6 +9,7 @@ warnings.filterwarnings("ignore", message=".*partitions_def on an AssetCheckSpec
 
 from vodrec_assets.artifacts import CLEANED_RATINGS, SCORE_MATRIX, WEEKLY_PAIR_SUMMARY, load_score_matrix  # noqa: E402
 from vodrec_assets.check_support import check_result, checked_week, weekly_check  # noqa: E402
+from vodrec_assets.defs.features.drift import DRIFT_CHECK  # noqa: E402 - its name, which the alert reads
 from vodrec_assets.quality import QualityPolicy  # noqa: E402
 from vodrec_assets.recsys import rules  # noqa: E402
 from vodrec_assets.recsys.drift import DriftThresholds, drift_warnings  # noqa: E402
@@ -42,7 +43,7 @@ def score_matrix_consistent(context: dg.AssetCheckExecutionContext, artifacts: A
 @weekly_check("weekly_pair_stats", "Warns (never blocks) when the week's log volume, its share of new subscribers or "
               "programs, or its watch-ratio / per-subscriber activity distribution (PSI) moved past the thresholds "
               "of recsys/drift.py against the trailing weeks (figures: the week's materialization metadata).",
-              name="weekly_pair_stats_drift")
+              name=DRIFT_CHECK)
 def weekly_pair_stats_drift(context: dg.AssetCheckExecutionContext, artifacts: ArtifactStore) -> dg.AssetCheckResult:
     week = checked_week(context, artifacts, WEEKLY_PAIR_SUMMARY)
     records = context.instance.fetch_materializations(

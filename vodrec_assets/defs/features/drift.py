@@ -13,8 +13,7 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
-from vodrec_assets import settings
-from vodrec_assets.alerts import Alert, AlertNotifier
+from vodrec_assets.alerts import Alert, AlertNotifier, alert_sensor
 from vodrec_assets.artifacts import WEEKLY_PAIR_STATS, WEEKLY_PAIR_SUMMARY
 from vodrec_assets.partitions import previous_week
 from vodrec_assets.recsys.drift import DEFAULT_TRAILING_WEEKS, WeekSample, week_drift
@@ -54,13 +53,11 @@ DRIFT_CHECK = "weekly_pair_stats_drift"
 # A run still "started" this long after the materialization is taken as dead (a killed in-process run
 # keeps that status for ever): the sensor goes on with what the run recorded rather than stop there.
 UNFINISHED_RUN_WAIT_SECONDS = 3600
-WEEKLY_PAIR_STATS_KEY = dg.AssetKey("weekly_pair_stats")
+WEEKLY_PAIR_STATS_KEY = dg.AssetKey(WEEKLY_PAIR_STATS.producer)
 
 
-@dg.sensor(
+@alert_sensor(
     name="alert_on_drift_warning",
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    minimum_interval_seconds=settings.alert_interval_seconds(),
     description="Alerts once per week whose weekly_pair_stats_drift check warned (volume, new ids or PSI).",
 )
 def alert_on_drift_warning(context: dg.SensorEvaluationContext, alerts: AlertNotifier):

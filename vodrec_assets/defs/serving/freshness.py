@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 
 from vodrec_assets import settings
-from vodrec_assets.alerts import Alert, AlertNotifier
+from vodrec_assets.alerts import Alert, AlertNotifier, alert_sensor
 from vodrec_assets.partitions import END_DATE, weekly_partitions
 from vodrec_assets.recsys.deadlines import WeekDeadline, deadline_cron, judge_week
 
@@ -83,10 +83,8 @@ def recommendations_on_time(context: dg.AssetCheckExecutionContext) -> dg.AssetC
                                metadata=_metadata(verdict))
 
 
-@dg.sensor(
+@alert_sensor(
     name="alert_on_late_week",
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    minimum_interval_seconds=settings.alert_interval_seconds(),
     description="Records the newest complete week's recommendations_on_time verdict when it changes, and alerts "
                 "once per week whose recommendations are late.",
 )

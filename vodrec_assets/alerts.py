@@ -26,16 +26,17 @@ class FailedCheck:
     check: str
     description: str
 
-    @property
-    def step_key(self) -> str:
-        return f"{self.asset}_{self.check}"
+
+# The error Dagster raises in a step once a blocking check it evaluated has failed.
+BLOCKING_CHECK_ERROR = "DagsterAssetCheckFailedError"
 
 
-def classify_failed_run(failed_steps: set[str], failed_checks: list[FailedCheck]) -> str:
+def classify_failed_run(step_errors: list[str], failed_checks: list[FailedCheck]) -> str:
     """"blocked" (a blocking check stopped the week at ingestion), "gated" (a later blocking check, e.g.
-    the quality gate, refused to publish it) or "failed" (anything else broke). A failed blocking check
-    fails its own step, so a run whose only failed steps are failed checks was stopped on purpose."""
-    if not failed_steps or not failed_steps <= {c.step_key for c in failed_checks}:
+    the quality gate, refused to publish it) or "failed" (anything else broke). `step_errors` are the
+    class names of the run's step failures: a run whose only failures are Dagster's error for failed
+    blocking checks was stopped on purpose."""
+    if not step_errors or not failed_checks or any(e != BLOCKING_CHECK_ERROR for e in step_errors):
         return "failed"
     return "blocked" if any(c.asset in INGESTION_ASSETS for c in failed_checks) else "gated"
 

@@ -194,6 +194,10 @@ UNDECLARED_READS: dict[tuple[str, str], str] = {
         "the drift figures compare the week with the (up to 4) weeks before it that are stored; declared, the "
         "dependency would make every week wait for the one before it in a backfill",
     ("weekly_pair_stats", "WEEKLY_PAIR_SUMMARY"): "the trailing weeks' log rows, for the same drift figures",
+    ("trained_model", "LIGHTFM_STATE"):
+        "the previous week's LightFM state, which the warm start continues: the weekly assets run as one fused "
+        "step (fused_weeks.py) that orders the weeks itself, and Dagster 1.13 allows a multi-asset one partition "
+        "mapping per upstream asset, while weekly_metrics reads trained_model with another (this and last week)",
     ("trained_model", "BACKTEST_CHOICE"):
         "written by the on-demand job backtest, which is no asset; read unless the run config names a family",
 }

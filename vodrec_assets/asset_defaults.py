@@ -16,6 +16,9 @@ OWNERS = ["team:ml-platform"]
 TRAINING_POOL = "lightfm_training"
 # The run tag by which dagster.yaml's tag_concurrency_limits runs one weekly_retrain at a time.
 JOB_TAG = "vodrec/job"
+# The one step that runs the weekly assets, a week or a range of weeks (fused_weeks.py); trained_model's
+# run config is `ops: {weekly_assets: {config: {trained_model: {...}}}}`.
+WEEKLY_STEP = "weekly_assets"
 
 
 def io_retry_policy() -> dg.RetryPolicy:

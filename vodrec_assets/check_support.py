@@ -15,6 +15,7 @@ import dagster as dg
 warnings.filterwarnings("ignore", message=".*partitions_def on an AssetCheckSpec.*")
 
 from vodrec_assets.artifacts import Artifact  # noqa: E402
+from vodrec_assets.fused_weeks import check_body  # noqa: E402
 from vodrec_assets.partitions import weekly_partitions  # noqa: E402
 from vodrec_assets.recsys import rules  # noqa: E402
 from vodrec_assets.resources import ArtifactStore  # noqa: E402
@@ -43,5 +44,13 @@ def checked_week(context: dg.AssetCheckExecutionContext, artifacts: ArtifactStor
 
 
 def weekly_check(asset: str, description: str, blocking: bool = False, name: str | None = None):
-    return dg.asset_check(asset=asset, name=name, partitions_def=weekly_partitions, blocking=blocking,
-                          description=description)
+    """A partitioned check of `asset`, its function also recorded for the fused weekly step (fused_weeks.py),
+    which calls it week by week in a run over a range."""
+    decorator = dg.asset_check(asset=asset, name=name, partitions_def=weekly_partitions, blocking=blocking,
+                               description=description)
+
+    def wrap(fn):
+        check_body(asset, name or fn.__name__, fn)
+        return decorator(fn)
+
+    return wrap

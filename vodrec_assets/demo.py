@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from vodrec_assets import settings
+from vodrec_assets.asset_defaults import WEEKLY_STEP
 
 SUMMARY_COLUMNS = [
     ("precision_at_10", "P@10"),
@@ -173,7 +174,7 @@ def run_demo_backtest(defs, instance, weeks: list[str], run_config: dict) -> Non
     choice = BACKTEST_CHOICE.read(defs.resources["artifacts"])
     print(f"backtest over {held_out} held-out weeks in {time.perf_counter() - t0:.1f}s: {choice['family']} "
           f"({choice['reason']})", flush=True)
-    if choice["family"] == "lightfm" or run_config.get("ops", {}).get("trained_model", {}).get("config", {}).get("family"):
+    if choice["family"] == "lightfm" or training_fields(run_config).get("family"):
         return
     t0 = time.perf_counter()
     week = weeks[-1]
@@ -181,6 +182,11 @@ def run_demo_backtest(defs, instance, weeks: list[str], run_config: dict) -> Non
         partition_key=week, instance=instance, raise_on_error=False, run_config=run_config)
     print(f"  week {week} retrained with {choice['family']}: {week_outcome(rerun)} in "
           f"{time.perf_counter() - t0:.1f}s", flush=True)
+
+
+def training_fields(run_config: dict) -> dict:
+    """trained_model's TrainingConfig fields in a weekly_retrain run config (`weekly_run_config`)."""
+    return run_config.get("ops", {}).get(WEEKLY_STEP, {}).get("config", {}).get("trained_model", {})
 
 
 def weekly_run_config(training_json: str | None) -> dict:
@@ -200,7 +206,7 @@ def weekly_run_config(training_json: str | None) -> dict:
         unknown = sorted(set(fields) - set(TrainingConfig.model_fields))
         if unknown:
             raise SystemExit(f"--training-config: unknown field(s) {unknown}; known: {sorted(TrainingConfig.model_fields)}")
-        config["ops"] = {"trained_model": {"config": fields}}
+        config["ops"] = {WEEKLY_STEP: {"config": {"trained_model": fields}}}
     return config
 
 
@@ -208,14 +214,17 @@ def week_outcome(result) -> str:
     """"ok"; when the only failures are blocking checks that failed (the platform working as intended),
     "blocked" if one stopped the week at ingestion (no logs, nothing downstream computed) and "gated" if
     the quality gate or a later check refused to publish it; else "failed" (as the alerts say it)."""
+    import dagster as dg
+
     from vodrec_assets.alerts import FailedCheck, classify_failed_run
 
     if result.success:
         return "ok"
-    failed_steps = {e.step_key for e in result.all_events if e.is_step_failure}
+    step_errors = [e.event_specific_data.error.cls_name for e in result.all_events if e.is_step_failure]
     failed = [FailedCheck(e.asset_key.to_python_identifier(), e.check_name, e.description or "")
-              for e in result.get_asset_check_evaluations() if not e.passed]
-    return classify_failed_run(failed_steps, failed)
+              for e in result.get_asset_check_evaluations() if not e.passed and e.blocking
+              and e.severity == dg.AssetCheckSeverity.ERROR]
+    return classify_failed_run(step_errors, failed)
 
 
 def _failure_summary(result) -> str:

@@ -1,12 +1,9 @@
-"""`weekly_retrain_range`: a backfill of a range of weeks in one launched run, at the speed of the work.
+"""`weekly_retrain_range`: a range of weeks as one weekly_retrain run per week, inside one launched run.
 
-A job backfill launches one run per week and a run pays for its process (spawn, `import dagster`, the code
-location: 9 s of a tiny week's 20 s on the shared 2-core machine, docs/performance.md), and an asset
-backfill is paced by the backfill daemon's 30-second iterations, a week at a time through trained_model's
-dependency on its previous week. Dagster's backfill policies (one run for a range) would keep the process
-but lose what a week is here: in a run over a range, Dagster 1.13 evaluates a partitioned check without
-a partition, so a blocking check (no logs, the quality gate) would stop every week of the range, and the
-per-week verdicts the UI and the alerts show would be gone.
+Since the weekly assets became one step that walks a range of weeks (fused_weeks.py), a job backfill of
+`weekly_retrain` and "Materialize all" already make one run for a range, each week materialized and
+checked on its own. This job remains for an operator who wants each week of a range as a run of its own
+(its own run page, status and failure alert), without a launched process per week.
 
 This job keeps the weeks as they are: its one op runs the `weekly_retrain` job for each week of the range,
 oldest first (the warm start needs the previous week's model), in its own process, exactly as `vodrec

@@ -24,19 +24,30 @@ FAILED_RUN_TITLES = {
 }
 
 
+def run_weeks(run: dg.DagsterRun) -> str | None:
+    """The week of a run, or the range of weeks of a run over a range (a backfill's one run)."""
+    if week := run.tags.get("dagster/partition"):
+        return week
+    first, last = run.tags.get("dagster/asset_partition_range_start"), run.tags.get("dagster/asset_partition_range_end")
+    return f"{first}..{last}" if first and last else None
+
+
 def describe_failed_run(instance: dg.DagsterInstance, run: dg.DagsterRun) -> Alert:
     """The alert for one failed run, read from its event log."""
     failures = [r.event_log_entry.dagster_event
                 for r in instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.STEP_FAILURE).records]
-    failed_steps = {event.step_key for event in failures}
-    checks = []
+    step_errors = [event.event_specific_data.error.cls_name for event in failures]
+    checks, stopped_weeks = [], set()
     for record in instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION).records:
         evaluation = record.event_log_entry.dagster_event.event_specific_data
-        if not evaluation.passed:
+        if not evaluation.passed and evaluation.blocking and evaluation.severity == dg.AssetCheckSeverity.ERROR:
             checks.append(FailedCheck(evaluation.asset_key.to_python_identifier(), evaluation.check_name,
                                       evaluation.description or ""))
-    kind = classify_failed_run(failed_steps, checks)
-    week = run.tags.get("dagster/partition")
+            stopped_weeks.add(evaluation.partition)
+    kind = classify_failed_run(step_errors, checks)
+    # The weeks a blocking check stopped (a run over a range names them), else the run's week or range.
+    week = ", ".join(sorted(w for w in stopped_weeks if w)) if kind != "failed" and any(stopped_weeks) \
+        else run_weeks(run)
     if kind == "failed":
         messages = [f"{event.step_key}: {event.event_specific_data.error.message.strip()[:300]}"
                     for event in failures] or ["the run failed before any step (see its logs)"]

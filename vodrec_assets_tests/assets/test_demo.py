@@ -44,4 +44,4 @@ def test_demo_rejects_an_unknown_training_field(tmp_path):
 
     with pytest.raises(SystemExit, match=r"unknown field\(s\) \['epoch'\]"):
         weekly_run_config('{"epoch": 3}')
-    assert weekly_run_config('{"epochs": 3}')["ops"] == {"trained_model": {"config": {"epochs": 3}}}
+    assert weekly_run_config('{"epochs": 3}')["ops"] == {"weekly_assets": {"config": {"trained_model": {"epochs": 3}}}}

@@ -40,8 +40,12 @@ def test_drift_figures_are_plotted_by_week_and_a_shifted_week_warns_without_bloc
         results[week] = dg.materialize([*ASSETS, *CHECKS], selection=SELECTION,
                                        partition_key=week, resources=workspace.resources, instance=workspace.instance)
         assert results[week].success  # never blocks
-    metadata = {w: {k: v.value for k, v in r.asset_materializations_for_node("weekly_pair_stats")[0].metadata.items()
-                    if k.startswith("drift_")} for w, r in results.items()}
+    def pair_stats(result):
+        [event] = [e for e in result.get_asset_materialization_events() if e.asset_key == dg.AssetKey("weekly_pair_stats")]
+        return event.materialization
+
+    metadata = {w: {k: v.value for k, v in pair_stats(r).metadata.items() if k.startswith("drift_")}
+                for w, r in results.items()}
     assert metadata[WEEKS[0]]["drift_trailing_weeks"] == 0 and "drift_watch_ratio_psi" not in metadata[WEEKS[0]]
     assert metadata[WEEKS[1]]["drift_trailing_weeks"] == 1
     for figures in metadata.values():  # plain numbers: the UI plots them by partition

@@ -4,6 +4,7 @@ on-demand backtest job records that choice and reports the comparison."""
 import dagster as dg
 import pytest
 
+from vodrec_assets.asset_defaults import WEEKLY_STEP
 from vodrec_assets.defs.training.backtest import BACKTEST_ASSET, backtest_job
 from vodrec_assets.artifacts import load_lightfm_state, load_model
 from vodrec_assets.artifacts import BACKTEST_CHOICE
@@ -41,8 +42,8 @@ def test_the_run_config_switches_the_whole_week_to_another_family(tmp_path, tiny
     assert load_lightfm_state(ws.artifacts, WEEKS[0]) is not None
     result = dg.materialize(
         [*ASSETS], selection=weekly_retrain.selection, partition_key=WEEKS[0], resources=ws.resources,
-        instance=ws.instance, run_config={"ops": {"trained_model": {"config": {"family": "ease",
-                                                                              "family_params": {"l2": 50.0}}}}})
+        instance=ws.instance, run_config={"ops": {WEEKLY_STEP: {"config": {"trained_model": {
+            "family": "ease", "family_params": {"l2": 50.0}}}}}})
     assert result.success
     model, users, items = load_model(ws.artifacts, WEEKS[0])
     assert isinstance(model, ZooModel) and model.family == "ease" and model.params == {"l2": 50.0}

@@ -64,17 +64,12 @@ def test_weekly_retrain_backfill_in_production_mode(tmp_path, throwaway_db, moto
         if r.start_time and r.end_time:
             print(f"  run {r.partition} {r.status}: +{r.start_time - launched_at:.0f}s .. +{r.end_time - launched_at:.0f}s")
 
-    # One run per requested week, every one a success.
+    # One run over the requested weeks (the weekly step walks them oldest first), a success.
     assert status in ("COMPLETED", "COMPLETED_SUCCESS"), report
     assert all(r.status == "SUCCESS" for r in runs), report
-    assert sorted(r.partition for r in runs) == BACKFILL_WEEKS, report
+    assert [(r.tags.get("dagster/asset_partition_range_start"), r.tags.get("dagster/asset_partition_range_end"))
+            for r in runs] == [(BACKFILL_WEEKS[0], BACKFILL_WEEKS[-1])], report
     assert {r.job_name for r in runs} == {"weekly_retrain"}
-
-    # The tag limit in dagster.yaml ran them one at a time, oldest week first.
-    by_start = sorted(runs, key=lambda r: r.start_time)
-    assert [r.partition for r in by_start] == BACKFILL_WEEKS
-    for earlier, later in zip(by_start, by_start[1:]):
-        assert later.start_time >= earlier.end_time, f"weekly_retrain runs overlapped: {earlier} {later}"
 
     # Runs and event logs are in the MariaDB storage database: every asset materialized once per week.
     run_ids = [r.run_id for r in runs]

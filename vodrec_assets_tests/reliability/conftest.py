@@ -118,6 +118,24 @@ class WeekRunner:
         records = self.instance.all_logs(run_id, of_type=event_type)
         return [r for r in records if step_key is None or r.dagster_event.step_key == step_key]
 
+    def messages(self) -> list[str]:
+        run_id = self.latest_run_id()
+        return [r.user_message for r in self.instance.all_logs(run_id)] if run_id else []
+
+    def wait_for_message(self, text: str, proc: ManagedProcess | None = None, timeout: float = 120) -> None:
+        """Until the latest run logged a message containing `text` (the fused weekly step logs
+        "<asset> <week>: started" before each asset of each week)."""
+        def seen():
+            if proc is not None and not proc.alive():
+                raise GiveUp(f"the runner ended before {text!r}:\n{proc.tail(60)}")
+            return any(text in m for m in self.messages())
+
+        wait_until(seen, timeout, interval=0.1, what=repr(text))
+
+    def materialized(self, asset: str) -> list:
+        return [r for r in self.events(dg.DagsterEventType.ASSET_MATERIALIZATION)
+                if r.dagster_event.event_specific_data.materialization.asset_key == dg.AssetKey(asset)]
+
     def wait_for(self, event_type: dg.DagsterEventType, step_key: str | None = None, proc: ManagedProcess | None = None,
                  timeout: float = 120) -> None:
         def seen():

@@ -15,6 +15,8 @@ import argparse
 import json
 import sys
 
+from vodrec_assets.asset_defaults import WEEKLY_STEP
+
 
 def weekly_retrain_job():
     from vodrec_assets.definitions import defs
@@ -63,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.select:
             kwargs["asset_selection"] = [dg.AssetKey(k) for k in args.select.split(",")]
         if args.epochs is not None:
-            kwargs["run_config"] = {"ops": {"trained_model": {"config": {"epochs": args.epochs}}}}
+            kwargs["run_config"] = {"ops": {WEEKLY_STEP: {"config": {"trained_model": {"epochs": args.epochs}}}}}
     with dg.execute_job(job, instance=instance, raise_on_error=False, **kwargs) as result:
         out = {"run_id": result.run_id, "success": result.success, **run_events(instance, result.run_id)}
     print(json.dumps(out), flush=True)

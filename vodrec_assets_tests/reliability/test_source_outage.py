@@ -12,6 +12,7 @@ import dagster as dg
 import pandas as pd
 import pytest
 
+from vodrec_assets.asset_defaults import WEEKLY_STEP
 from vodrec_assets.resources import LocalArtifactStore
 from vodrec_assets.sources.synthetic import generate
 from vodrec_assets_tests.integration.harness import wait_until
@@ -66,12 +67,12 @@ def test_connection_dropped_mid_read_is_retried_and_the_week_arrives_once(tmp_pa
                interval=0.05, what="the watch-log read to start")
     server.kill()  # mid-read: the client's connection is gone (and the lock with it)
     killed_at = elapsed(t0)
-    runner.wait_for(dg.DagsterEventType.STEP_UP_FOR_RETRY, "raw_vod_logs", proc=proc)
+    runner.wait_for(dg.DagsterEventType.STEP_UP_FOR_RETRY, WEEKLY_STEP, proc=proc)
     server.start()
     result = runner.result(proc)
     print(f"killed at {killed_at}s, back at {elapsed(t0)}s; result {result}")
     assert result["success"], result
-    assert result["retries"].get("raw_vod_logs", 0) >= 1
+    assert result["retries"].get(WEEKLY_STEP, 0) >= 1
     # Exactly the week's rows, once: the cut first read left nothing behind.
     assert len(artifacts.read_parquet(f"raw_vod_logs/{WEEK}.parquet")) == watch_rows
 
@@ -86,8 +87,9 @@ def test_source_down_through_every_retry_fails_clearly_then_reexecution_succeeds
     failed = runner.run("--week", WEEK, "--select", select, log="down")
     took = elapsed(t0)
     assert not failed["success"]
-    # Every step was retried VODREC_RETRY_MAX (3) times with backoff, then failed naming the cause.
-    assert failed["retries"] == {"vod_catalog": 3, "raw_click_logs": 3}, failed
+    # The week's step was retried VODREC_RETRY_MAX (3) times with backoff, then failed naming the cause of
+    # each of its two assets.
+    assert failed["retries"] == {WEEKLY_STEP: 3}, failed
     assert failed["failures"] and all("Can't connect to MySQL server" in f for f in failed["failures"]), failed
     assert not artifacts.list_keys("")
     server.start()

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from vodrec_assets.asset_defaults import OWNERS, TRAINING_POOL, io_retry_policy, rounded, weekly_asset_kwargs
+from vodrec_assets.fused_weeks import week_body
 from vodrec_assets.reports import legacy_dashboard_files, plot_history
 from vodrec_assets.artifacts import (
     LEGACY_DASHBOARD_FILE, METRICS_HISTORY, METRICS_PLOT, SCORE_MATRIX, TRAINED_MODEL, WEEKLY_METRICS, WEEKLY_PAIR_STATS,
@@ -46,6 +47,7 @@ def _legacy_diversity(model: EmbeddingModel, matrix: ScoreMatrix) -> float:
     deps=[TRAINED_MODEL.dep(this_and_previous_week), SCORE_MATRIX.dep(this_and_previous_week), WEEKLY_PAIR_STATS.dep()],
     **weekly_asset_kwargs(),
 )
+@week_body
 def weekly_metrics(context: dg.AssetExecutionContext, artifacts: ArtifactStore,
                    quality: QualityPolicy) -> dg.MaterializeResult:
     """The week's metrics, each a plain float plotted week by week in the UI.

@@ -14,6 +14,7 @@ from vodrec_assets.artifacts import (
     VOD_CATALOG_QUARANTINE, WEEK_QUARANTINE, WEEKLY_PAIR_STATS, WEEKLY_PAIR_SUMMARY,
 )
 from vodrec_assets.defs.features.drift import week_drift_figures
+from vodrec_assets.fused_weeks import week_body
 from vodrec_assets.partitions import lookback_mapping, window_weeks
 from vodrec_assets.recsys.cleaning import (
     CLICK_NUMERIC, CLICK_OTHER_NUMERIC, REASONS, WATCH_NUMERIC, WATCH_OTHER_NUMERIC, validate_logs, weekly_pair_stats as reduce_week, write_window_ratings,
@@ -26,6 +27,7 @@ from vodrec_assets.resources import ArtifactStore
     group_name="features", kinds={"pandas", "parquet"}, code_version="1",
     deps=[RAW_VOD_LOGS.dep(), RAW_CLICK_LOGS.dep(), VOD_CATALOG.dep(), SUBSCRIBERS.dep()], **weekly_asset_kwargs(),
 )
+@week_body
 def weekly_pair_stats(context: dg.AssetExecutionContext, artifacts: ArtifactStore) -> dg.MaterializeResult:
     """One week's raw logs validated and reduced to per-(subscriber, program) statistics: best watch ratio,
     watch count, click count, latest click. Rows that cannot be used are kept in
@@ -85,6 +87,7 @@ def weekly_pair_stats(context: dg.AssetExecutionContext, artifacts: ArtifactStor
     group_name="features", kinds={"pandas", "parquet"}, code_version="1",
     deps=[WEEKLY_PAIR_STATS.dep(lookback_mapping())], **weekly_asset_kwargs(),
 )
+@week_body
 def cleaned_ratings(context: dg.AssetExecutionContext, artifacts: ArtifactStore) -> dg.MaterializeResult:
     """The original's cleaning over the lookback window (VODREC_LOOKBACK_WEEKS, default 12; `all` = from
     the first week): e_bool filter, watch ratio clipped to [0, 1], click and watch counts capped at their
@@ -122,6 +125,7 @@ def cleaned_ratings(context: dg.AssetExecutionContext, artifacts: ArtifactStore)
     group_name="features", kinds={"scipy", "numpy"}, code_version="1",
     deps=[CLEANED_RATINGS.dep(), VOD_CATALOG.dep(), SUBSCRIBERS.dep()], **weekly_asset_kwargs(),
 )
+@week_body
 def score_matrix(context: dg.AssetExecutionContext, artifacts: ArtifactStore) -> dg.MaterializeResult:
     """Sparse CSR subscribers x programs interactions (1 where watched) and weights (the rating), with stable
     sorted id <-> index maps, item features (genre, content class, age limit) and user features (age band,

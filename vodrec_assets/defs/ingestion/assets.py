@@ -11,6 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from vodrec_assets.asset_defaults import OWNERS, data_errors_not_retried, io_retry_policy, week_of, weekly_asset_kwargs
+from vodrec_assets.fused_weeks import week_body
 from vodrec_assets.partitions import END_DATE, week_bounds, weekly_partitions
 from vodrec_assets.settings import TIMEZONE
 from vodrec_assets.recsys.cleaning import CATALOG_NUMERIC, CLICK_COLUMNS, WATCH_COLUMNS, validate_reference
@@ -62,6 +63,7 @@ def _as_of(frame: pd.DataFrame, column: str, week_end) -> pd.DataFrame:
 
 @dg.asset(group_name="ingestion", kinds={"sql", "parquet"}, code_version="1",
           **weekly_asset_kwargs())
+@week_body
 def vod_catalog(context: dg.AssetExecutionContext, source_db: SourceDatabase, artifacts: ArtifactStore) -> dg.MaterializeResult:
     """The VOD catalogue (`vodinfo`) as of the week's end: programs released before next Monday."""
     week = context.partition_key
@@ -80,6 +82,7 @@ def vod_catalog(context: dg.AssetExecutionContext, source_db: SourceDatabase, ar
 
 @dg.asset(group_name="ingestion", kinds={"sql", "parquet"}, code_version="1",
           **weekly_asset_kwargs())
+@week_body
 def subscribers(context: dg.AssetExecutionContext, source_db: SourceDatabase, artifacts: ArtifactStore) -> dg.MaterializeResult:
     """Subscribers (`userinfo`) as of the week's end: everyone who had joined before next Monday."""
     week = context.partition_key
@@ -133,6 +136,7 @@ def _ingest_logs(context: dg.AssetExecutionContext, table: str, columns: list[st
 
 @dg.asset(group_name="ingestion", kinds={"sql", "parquet"}, code_version="1",
           **weekly_asset_kwargs())
+@week_body
 def raw_vod_logs(context: dg.AssetExecutionContext, source_db: SourceDatabase, artifacts: ArtifactStore) -> dg.MaterializeResult:
     """Exactly the week's rows of `vods_sumut` (VOD watch logs): `log_dt` in [Monday 00:00, next Monday 00:00)
     Seoul time, read with bound parameters and stored as they are (cleaning happens downstream). From an
@@ -143,6 +147,7 @@ def raw_vod_logs(context: dg.AssetExecutionContext, source_db: SourceDatabase, a
 
 @dg.asset(group_name="ingestion", kinds={"sql", "parquet"}, code_version="1",
           **weekly_asset_kwargs())
+@week_body
 def raw_click_logs(context: dg.AssetExecutionContext, source_db: SourceDatabase, artifacts: ArtifactStore) -> dg.MaterializeResult:
     """Exactly the week's rows of `contlog` (detail-page clicks), read with bound parameters, stored as they are
     (as text from an SQLite file, as raw_vod_logs)."""

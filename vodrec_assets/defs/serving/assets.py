@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from vodrec_assets import schema
+from vodrec_assets.fused_weeks import week_body
 from vodrec_assets.recsys.promotion import replay_history
 
 from vodrec_assets.asset_defaults import rounded, weekly_asset_kwargs
@@ -25,6 +26,7 @@ from vodrec_assets.resources import ArtifactStore, ServingRedis, SourceDatabase
     deps=[TRAINED_MODEL.dep(), SCORE_MATRIX.dep(), WEEKLY_METRICS.dep()], **weekly_asset_kwargs(),
     freshness_policy=recommendations_freshness_policy(),  # + the per-week check, defs/serving/freshness.py
 )
+@week_body
 def recommendations(context: dg.AssetExecutionContext, artifacts: ArtifactStore, source_db: SourceDatabase,
                     serving_redis: ServingRedis) -> dg.MaterializeResult:
     """Top 10 programs for every subscriber seen in the window, excluding programs already watched and
@@ -64,6 +66,7 @@ def recommendations(context: dg.AssetExecutionContext, artifacts: ArtifactStore,
     deps=[RECOMMENDATIONS.dep(), WEEKLY_METRICS.dep(all_weeks_so_far)],
     **weekly_asset_kwargs(),
 )
+@week_body
 def champion_model(context: dg.AssetExecutionContext, artifacts: ArtifactStore, source_db: SourceDatabase,
                    serving_redis: ServingRedis) -> dg.MaterializeResult:
     """The model the API serves. Each week's model becomes champion when its quality gate passed, its

@@ -11,6 +11,7 @@ from vodrec_assets.artifacts import (
     BACKTEST_CHOICE, MODEL_SELECTION, SCORE_MATRIX, TRAINED_MODEL, WEEKLY_PAIR_STATS, load_lightfm_state,
     load_score_matrix, retire_lightfm_state, save_lightfm_state, save_model, save_zoo_model,
 )
+from vodrec_assets.fused_weeks import week_body
 from vodrec_assets.partitions import previous_week, previous_week_mapping, weekly_partitions
 from vodrec_assets.recsys.evaluation import fit_on
 from vodrec_assets.recsys.matrix import ScoreMatrix
@@ -67,6 +68,7 @@ class TrainingConfig(dg.Config):
     deps=[SCORE_MATRIX.dep(), WEEKLY_PAIR_STATS.dep(), TRAINED_MODEL.dep(previous_week_mapping)],
     **weekly_asset_kwargs(),
 )
+@week_body
 def trained_model(context: dg.AssetExecutionContext, config: TrainingConfig, artifacts: ArtifactStore) -> dg.MaterializeResult:
     """LightFM (WARP by default) on the week's score matrix, interactions = watched pairs, sample weight =
     rating. Warm-started by default: last week's model (its LightFM state) continues for

@@ -1,0 +1,244 @@
+"""The weekly assets and their checks fused into one step that runs a range of weeks (issue 18, not wired yet).
+
+Why: a backfill through the daemon pays a process per week (job backfill) or a daemon iteration per week
+(an asset backfill follows trained_model's previous week), docs/performance.md. Dagster 1.13 runs a range
+in one run only under `BackfillPolicy.single_run()`, and there a check yields one result for the whole
+range (`AssetCheckResult` has no partition) and a step materializes every week of its range or none, so a
+blocking check that fails for one week would stop every week downstream of it.
+
+What: one multi-asset that walks the range itself, oldest week first (the warm start and the champion
+need the previous week). For each week and each selected asset it calls the asset's own function with a
+context naming that week, and reports that week's materialization and each check's verdict for that week
+(`AssetMaterialization` / `AssetCheckEvaluation` with `partition=`). A failed blocking check, or an error,
+stops the week's downstream assets of that same week, as a run of that week alone would; later weeks go
+on (a week whose window lacks a stopped week reads the weeks that exist, as in a job backfill). At the end
+the step fails if a week was stopped, so the run and the backfill say so; every other (asset, week) pair
+is materialized exactly once. A retried attempt skips the pairs its run already materialized.
+
+One week alone runs through the same walk, so a week is computed by the same code whether it is launched
+alone, by the schedule, or in a year-long backfill. The asset and check functions stay in their domain
+modules: `week_body` and `weekly_check` record them beside the `@dg.asset` / `@dg.asset_check` wrapping
+them, so each can still be invoked, tested and benchmarked alone.
+
+Dagster allows one partition mapping per upstream asset within a multi-asset, and trained_model is read
+with two (its own previous week; this and the previous week by weekly_metrics). The fused step therefore
+does not declare trained_model's dependency on its previous week: the walk orders the weeks instead.
+"""
+
+import inspect
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import dagster as dg
+
+_ASSET_BODIES: dict[str, Callable[..., dg.MaterializeResult]] = {}
+_CHECK_BODIES: dict[tuple[str, str], Callable[..., dg.AssetCheckResult]] = {}
+
+
+def week_body(fn: Callable[..., dg.MaterializeResult]) -> Callable[..., dg.MaterializeResult]:
+    """Below `@dg.asset`: records the asset's function (the asset is named after it) for the fused step."""
+    _ASSET_BODIES[fn.__name__] = fn
+    return fn
+
+
+def check_body(asset: str, name: str, fn: Callable[..., dg.AssetCheckResult]) -> None:
+    _CHECK_BODIES[(asset, name)] = fn
+
+
+class WeekContext:
+    """The fused step's context as one asset or check function sees it for one week: `partition_key` is
+    that week; the log, the instance, the run and the resources are the step's."""
+
+    def __init__(self, context: dg.AssetExecutionContext, week: str | None):
+        self._context, self._week = context, week
+
+    @property
+    def partition_key(self) -> str:
+        if self._week is None:
+            raise dg.DagsterInvariantViolationError("this run has no partition")
+        return self._week
+
+    @property
+    def has_partition_key(self) -> bool:
+        return self._week is not None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._context, name)
+
+
+def _config_param(fn: Callable) -> tuple[str, type[dg.Config]] | None:
+    for name, param in inspect.signature(fn).parameters.items():
+        annotation = param.annotation
+        if isinstance(annotation, type) and issubclass(annotation, dg.Config) \
+                and not issubclass(annotation, dg.ConfigurableResource):
+            return name, annotation
+    return None
+
+
+def _call(fn: Callable, context: WeekContext, config: dict[str, Any]) -> Any:
+    """`fn(context, **its resources and config)`, each argument by its parameter's name."""
+    params = list(inspect.signature(fn).parameters)
+    configured = _config_param(fn)
+    takes_context = bool(params) and params[0] == "context"
+    kwargs = {name: configured[1](**config) if configured and name == configured[0] else getattr(context.resources, name)
+              for name in params[1 if takes_context else 0:]}
+    return fn(context, **kwargs) if takes_context else fn(**kwargs)
+
+
+def _earlier_attempts(context: dg.AssetExecutionContext) -> tuple[set[tuple[str, str]], set[tuple[str, str]]]:
+    """The (asset, week) pairs earlier attempts of this run's step materialized, and those whose blocking
+    check failed."""
+    done: set[tuple[str, str]] = set()
+    blocked: set[tuple[str, str]] = set()
+    if context.retry_number == 0:
+        return done, blocked
+    for event_type in (dg.DagsterEventType.ASSET_MATERIALIZATION, dg.DagsterEventType.ASSET_CHECK_EVALUATION):
+        cursor = None
+        while True:
+            page = context.instance.get_records_for_run(context.run_id, cursor=cursor, of_type=event_type, limit=1000)
+            for record in page.records:
+                data = record.event_log_entry.dagster_event.event_specific_data
+                if event_type == dg.DagsterEventType.ASSET_MATERIALIZATION and data.materialization.partition:
+                    done.add((data.materialization.asset_key.to_user_string(), data.materialization.partition))
+                elif event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION and data.partition and data.blocking \
+                        and not data.passed and data.severity == dg.AssetCheckSeverity.ERROR:
+                    blocked.add((data.asset_key.to_user_string(), data.partition))
+            if not page.has_more:
+                break
+            cursor = page.cursor
+    return done, blocked
+
+
+def _fused_spec(spec: dg.AssetSpec) -> dg.AssetSpec:
+    """The spec as the fused step declares it: skippable (a stopped week has no output), and without a
+    dependency on its own earlier weeks (the walk orders them; the module's docstring says why)."""
+    return spec.replace_attributes(skippable=True, deps=[d for d in spec.deps if d.asset_key != spec.key])
+
+
+def fuse_weekly_assets(name: str, assets: Sequence[dg.AssetsDefinition], checks: Sequence[dg.AssetChecksDefinition],
+                       partitions_def: dg.PartitionsDefinition, **op_kwargs: Any) -> dg.AssetsDefinition:
+    """One multi-asset doing the work of `assets` (in dependency order) and `checks` (partitioned checks
+    of those assets), a range of weeks per run. `op_kwargs` go to `dg.multi_asset` (pool, retry policy)."""
+    order = [a.key.to_user_string() for a in assets]
+    specs = {a.key.to_user_string(): a.specs_by_key[a.key] for a in assets}
+    missing = [n for n in order if n not in _ASSET_BODIES]
+    if missing:
+        raise ValueError(f"no @week_body recorded for {missing}")
+    upstream = {a: {d.asset_key.to_user_string() for d in specs[a].deps} & set(order) - {a} for a in order}
+    for position, asset in enumerate(order):
+        if later := upstream[asset] & set(order[position + 1:]):
+            raise ValueError(f"{asset} depends on {sorted(later)}, which come after it: list the assets in dependency order")
+    check_specs = [spec for c in checks for spec in c.check_specs]
+    for spec in check_specs:
+        if (spec.asset_key.to_user_string(), spec.name) not in _CHECK_BODIES:
+            raise ValueError(f"no check function recorded for {spec.key.to_user_string()}")
+    checks_of = {a: [s for s in check_specs if s.asset_key.to_user_string() == a] for a in order}
+    configs = {a: c[1] for a in order if (c := _config_param(_ASSET_BODIES[a]))}
+    resource_keys = {key for a in assets for key in a.required_resource_keys}
+    resource_keys |= {key for c in checks for key in c.required_resource_keys}
+
+    @dg.multi_asset(
+        name=name,
+        specs=[_fused_spec(spec) for spec in specs.values()],
+        check_specs=check_specs,
+        partitions_def=partitions_def,
+        can_subset=True,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        required_resource_keys=resource_keys,
+        config_schema={a: dg.Field(cls.to_config_schema().as_field().config_type, is_required=False)
+                       for a, cls in configs.items()},
+        **op_kwargs,
+    )
+    def _fused(context: dg.AssetExecutionContext) -> Iterator[Any]:
+        selected = {k.to_user_string() for k in context.selected_asset_keys}
+        selected_checks = {(k.asset_key.to_user_string(), k.name) for k in context.selected_asset_check_keys}
+        weeks: list[str | None] = (list(context.partition_keys)
+                                   if context.has_partition_key or context.has_partition_key_range else [None])
+        done, blocked = _earlier_attempts(context)
+        stopped: dict[tuple[str, str | None], str] = {}  # pair -> why it was not computed or failed
+        failures: list[tuple[str, str | None, BaseException]] = []
+        op_config = context.op_config or {}
+        if len(weeks) > 1:
+            context.log.info(f"{len(weeks)} weeks, {weeks[0]} .. {weeks[-1]}, oldest first")
+        for week in weeks:
+            week_context = WeekContext(context, week)
+            for asset in order:
+                checks_here = [s for s in checks_of[asset] if (asset, s.name) in selected_checks]
+                if asset not in selected and not checks_here:
+                    continue
+                halted = sorted(u for u in upstream[asset] if (u, week) in stopped or (u, week) in blocked)
+                if halted:
+                    stopped[(asset, week)] = f"upstream {', '.join(halted)} stopped"
+                    if asset in selected:
+                        context.log.warning(f"{asset} {week}: not computed, upstream {', '.join(halted)} of the same "
+                                            "week failed or failed a blocking check")
+                    continue
+                if asset in selected and (asset, week) not in done:
+                    context.log.info(f"{asset} {week}: started")
+                    try:
+                        result = _call(_ASSET_BODIES[asset], week_context, op_config.get(asset, {}))
+                    except Exception as exc:  # noqa: BLE001 - the week fails alone; raised again at the end
+                        context.log.error(f"{asset} {week} failed: {type(exc).__name__}: {exc}")
+                        stopped[(asset, week)] = "failed"
+                        failures.append((asset, week, exc))
+                        continue
+                    yield dg.AssetMaterialization(asset_key=asset, partition=week,
+                                                  metadata=result.metadata if result is not None else None)
+                elif (asset, week) in done:
+                    continue  # checked by the attempt that materialized it
+                for spec in checks_here:
+                    try:
+                        verdict: dg.AssetCheckResult = _call(_CHECK_BODIES[(asset, spec.name)], week_context, {})
+                    except Exception as exc:  # noqa: BLE001
+                        context.log.error(f"check {asset}.{spec.name} {week} failed: {type(exc).__name__}: {exc}")
+                        if spec.blocking:  # a blocking check that could not judge the week stops what follows
+                            stopped[(asset, week)] = "check failed"
+                        failures.append((f"{asset}.{spec.name}", week, exc))
+                        continue
+                    yield dg.AssetCheckEvaluation(
+                        asset_key=spec.asset_key, check_name=spec.name, passed=verdict.passed,
+                        metadata=verdict.metadata, severity=verdict.severity, description=verdict.description,
+                        blocking=spec.blocking, partition=week)
+                    if spec.blocking and not verdict.passed and verdict.severity == dg.AssetCheckSeverity.ERROR:
+                        blocked.add((asset, week))
+        if len(failures) == 1:
+            raise failures[0][2]  # as a run of that week alone would fail (its retry policy, its message)
+        if failures:
+            lines = "; ".join(f"{what} {week}: {type(exc).__name__}: {exc}" for what, week, exc in failures)
+            retry = any(not isinstance(exc, dg.Failure) or exc.allow_retries for _, _, exc in failures)
+            raise dg.Failure(description=f"{len(failures)} (asset, week) failed: {lines}", allow_retries=retry) \
+                from failures[0][2]
+
+    return _fused
+
+
+def _in_dependency_order(assets: list[dg.AssetsDefinition]) -> list[dg.AssetsDefinition]:
+    """`assets` ordered so that each comes after those it reads (ties keep the given order)."""
+    names = {a.key.to_user_string(): a for a in assets}
+    deps = {n: {d.asset_key.to_user_string() for d in a.specs_by_key[a.key].deps} & set(names) - {n}
+            for n, a in names.items()}
+    ordered: list[str] = []
+    while len(ordered) < len(names):
+        ready = [n for n in names if n not in ordered and deps[n] <= set(ordered)]
+        if not ready:
+            raise ValueError(f"the weekly assets depend on each other in a cycle: {sorted(set(names) - set(ordered))}")
+        ordered.append(ready[0])
+    return [names[n] for n in ordered]
+
+
+def fuse_weekly_definitions(defs: dg.Definitions, name: str, partitions_def: dg.PartitionsDefinition,
+                            **op_kwargs: Any) -> dg.Definitions:
+    """`defs` with its assets of `partitions_def` whose function `week_body` recorded, and their checks of
+    `partitions_def`, replaced by one fused step (`fuse_weekly_assets`)."""
+    weekly = [a for a in defs.assets or [] if isinstance(a, dg.AssetsDefinition) and a.is_executable
+              and a.partitions_def == partitions_def and a.key.to_user_string() in _ASSET_BODIES]
+    keys = {a.key for a in weekly}
+    checks = [c for c in defs.asset_checks or []
+              if all(s.partitions_def == partitions_def and s.asset_key in keys for s in c.check_specs)]
+    fused = fuse_weekly_assets(name, _in_dependency_order(weekly), checks, partitions_def, **op_kwargs)
+    return dg.Definitions(
+        assets=[fused, *(a for a in defs.assets or [] if a not in weekly)],
+        asset_checks=[c for c in defs.asset_checks or [] if c not in checks],
+        schedules=defs.schedules, sensors=defs.sensors, jobs=defs.jobs, resources=defs.resources,
+        executor=defs.executor, loggers=defs.loggers, metadata=defs.metadata, component_tree=defs.component_tree,
+    )

@@ -154,6 +154,8 @@ def fuse_weekly_assets(name: str, assets: Sequence[dg.AssetsDefinition], checks:
         selected_checks = {(k.asset_key.to_user_string(), k.name) for k in context.selected_asset_check_keys}
         weeks: list[str | None] = (list(context.partition_keys)
                                    if context.has_partition_key or context.has_partition_key_range else [None])
+        single = context.has_partition_key
+        evaluated: set[dg.AssetCheckKey] = set()
         done, blocked = _earlier_attempts(context)
         stopped: dict[tuple[str, str | None], str] = {}  # pair -> why it was not computed or failed
         failures: list[tuple[str, str | None, BaseException]] = []
@@ -182,8 +184,11 @@ def fuse_weekly_assets(name: str, assets: Sequence[dg.AssetsDefinition], checks:
                         stopped[(asset, week)] = "failed"
                         failures.append((asset, week, exc))
                         continue
-                    yield dg.AssetMaterialization(asset_key=asset, partition=week,
-                                                  metadata=result.metadata if result is not None else None)
+                    metadata = result.metadata if result is not None else None
+                    # One week: Dagster's own result (its output lets the run's later steps, e.g. the
+                    # deadline check, run). A range: one event per week, as an output would be for all.
+                    yield (dg.MaterializeResult(asset_key=asset, metadata=metadata) if single else
+                           dg.AssetMaterialization(asset_key=asset, partition=week, metadata=metadata))
                 elif (asset, week) in done:
                     continue  # checked by the attempt that materialized it
                 for spec in checks_here:
@@ -195,12 +200,22 @@ def fuse_weekly_assets(name: str, assets: Sequence[dg.AssetsDefinition], checks:
                             stopped[(asset, week)] = "check failed"
                         failures.append((f"{asset}.{spec.name}", week, exc))
                         continue
-                    yield dg.AssetCheckEvaluation(
-                        asset_key=spec.asset_key, check_name=spec.name, passed=verdict.passed,
-                        metadata=verdict.metadata, severity=verdict.severity, description=verdict.description,
-                        blocking=spec.blocking, partition=week)
+                    if single:
+                        yield dg.AssetCheckResult(
+                            asset_key=spec.asset_key, check_name=spec.name, passed=verdict.passed,
+                            metadata=verdict.metadata, severity=verdict.severity, description=verdict.description)
+                    else:
+                        yield dg.AssetCheckEvaluation(
+                            asset_key=spec.asset_key, check_name=spec.name, passed=verdict.passed,
+                            metadata=verdict.metadata, severity=verdict.severity, description=verdict.description,
+                            blocking=spec.blocking, partition=week)
+                        evaluated.add(spec.key)
                     if spec.blocking and not verdict.passed and verdict.severity == dg.AssetCheckSeverity.ERROR:
                         blocked.add((asset, week))
+        # A range reported its verdicts as events; each evaluated check's output, once, tells Dagster so.
+        for name, spec in context.assets_def.check_specs_by_output_name.items():
+            if spec.key in evaluated:
+                yield dg.Output(None, output_name=name)
         if len(failures) == 1:
             raise failures[0][2]  # as a run of that week alone would fail (its retry policy, its message)
         if failures:

@@ -1,6 +1,6 @@
-"""The weekly assets and their checks fused into one step that runs a range of weeks (issue 18, not wired yet).
+"""The weekly assets and their checks as one step, `weekly_assets`, that runs a week or a range of weeks.
 
-Why: a backfill through the daemon pays a process per week (job backfill) or a daemon iteration per week
+Why: a backfill through the daemon paid a process per week (job backfill) or a daemon iteration per week
 (an asset backfill follows trained_model's previous week), docs/performance.md. Dagster 1.13 runs a range
 in one run only under `BackfillPolicy.single_run()`, and there a check yields one result for the whole
 range (`AssetCheckResult` has no partition) and a step materializes every week of its range or none, so a
@@ -8,17 +8,18 @@ blocking check that fails for one week would stop every week downstream of it.
 
 What: one multi-asset that walks the range itself, oldest week first (the warm start and the champion
 need the previous week). For each week and each selected asset it calls the asset's own function with a
-context naming that week, and reports that week's materialization and each check's verdict for that week
-(`AssetMaterialization` / `AssetCheckEvaluation` with `partition=`). A failed blocking check, or an error,
-stops the week's downstream assets of that same week, as a run of that week alone would; later weeks go
-on (a week whose window lacks a stopped week reads the weeks that exist, as in a job backfill). At the end
-the step fails if a week was stopped, so the run and the backfill say so; every other (asset, week) pair
-is materialized exactly once. A retried attempt skips the pairs its run already materialized.
+context naming that week, then that asset's selected checks. A range reports each week's materialization
+and each check's verdict as events of that week (`AssetMaterialization` / `AssetCheckEvaluation` with
+`partition=`); one week alone reports Dagster's own results, whose outputs let the run's later steps
+(the deadline check) follow. A failed blocking check, or an error, stops the later assets of that same
+week, as a run of that week alone would; later weeks go on (a week whose window lacks a stopped week
+reads the weeks that exist, as in a job backfill). At the end the step fails if a week was stopped, so
+the run, the backfill and the alerts say so; every other (asset, week) pair is materialized exactly once.
+A retried attempt skips the pairs its run already materialized.
 
-One week alone runs through the same walk, so a week is computed by the same code whether it is launched
-alone, by the schedule, or in a year-long backfill. The asset and check functions stay in their domain
-modules: `week_body` and `weekly_check` record them beside the `@dg.asset` / `@dg.asset_check` wrapping
-them, so each can still be invoked, tested and benchmarked alone.
+The asset and check functions stay in their domain modules: `week_body` and `weekly_check` record them
+beside the `@dg.asset` / `@dg.asset_check` wrapping them, so each can still be invoked, tested and
+benchmarked alone; `definitions.py` fuses what the defs folder loads (`fuse_weekly_definitions`).
 
 Dagster allows one partition mapping per upstream asset within a multi-asset, and trained_model is read
 with two (its own previous week; this and the previous week by weekly_metrics). The fused step therefore

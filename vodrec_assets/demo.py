@@ -214,16 +214,14 @@ def week_outcome(result) -> str:
     """"ok"; when the only failures are blocking checks that failed (the platform working as intended),
     "blocked" if one stopped the week at ingestion (no logs, nothing downstream computed) and "gated" if
     the quality gate or a later check refused to publish it; else "failed" (as the alerts say it)."""
-    import dagster as dg
-
     from vodrec_assets.alerts import FailedCheck, classify_failed_run
+    from vodrec_assets.fused_weeks import stops_its_week
 
     if result.success:
         return "ok"
     step_errors = [e.event_specific_data.error.cls_name for e in result.all_events if e.is_step_failure]
     failed = [FailedCheck(e.asset_key.to_python_identifier(), e.check_name, e.description or "")
-              for e in result.get_asset_check_evaluations() if not e.passed and e.blocking
-              and e.severity == dg.AssetCheckSeverity.ERROR]
+              for e in result.get_asset_check_evaluations() if stops_its_week(e.passed, e.blocking, e.severity)]
     return classify_failed_run(step_errors, failed)
 
 

@@ -26,6 +26,7 @@ with two (its own previous week; this and the previous week by weekly_metrics). 
 does not declare trained_model's dependency on its previous week: the walk orders the weeks instead.
 """
 
+import functools
 import inspect
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -67,6 +68,12 @@ class WeekContext:
         return getattr(self._context, name)
 
 
+def stops_its_week(passed: bool, blocking: bool, severity: dg.AssetCheckSeverity) -> bool:
+    """Whether a check verdict stops its week: a blocking check that failed with ERROR severity."""
+    return blocking and not passed and severity == dg.AssetCheckSeverity.ERROR
+
+
+@functools.cache
 def _config_param(fn: Callable) -> tuple[str, type[dg.Config]] | None:
     for name, param in inspect.signature(fn).parameters.items():
         annotation = param.annotation
@@ -76,13 +83,20 @@ def _config_param(fn: Callable) -> tuple[str, type[dg.Config]] | None:
     return None
 
 
+@functools.cache
+def _parameters(fn: Callable) -> tuple[bool, tuple[str, ...]]:
+    """Whether `fn` takes the context first, and the names of its other parameters."""
+    params = tuple(inspect.signature(fn).parameters)
+    takes_context = bool(params) and params[0] == "context"
+    return takes_context, params[1 if takes_context else 0:]
+
+
 def _call(fn: Callable, context: WeekContext, config: dict[str, Any]) -> Any:
     """`fn(context, **its resources and config)`, each argument by its parameter's name."""
-    params = list(inspect.signature(fn).parameters)
+    takes_context, params = _parameters(fn)
     configured = _config_param(fn)
-    takes_context = bool(params) and params[0] == "context"
     kwargs = {name: configured[1](**config) if configured and name == configured[0] else getattr(context.resources, name)
-              for name in params[1 if takes_context else 0:]}
+              for name in params}
     return fn(context, **kwargs) if takes_context else fn(**kwargs)
 
 
@@ -101,8 +115,8 @@ def _earlier_attempts(context: dg.AssetExecutionContext) -> tuple[set[tuple[str,
                 data = record.event_log_entry.dagster_event.event_specific_data
                 if event_type == dg.DagsterEventType.ASSET_MATERIALIZATION and data.materialization.partition:
                     done.add((data.materialization.asset_key.to_user_string(), data.materialization.partition))
-                elif event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION and data.partition and data.blocking \
-                        and not data.passed and data.severity == dg.AssetCheckSeverity.ERROR:
+                elif event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION and data.partition \
+                        and stops_its_week(data.passed, data.blocking, data.severity):
                     blocked.add((data.asset_key.to_user_string(), data.partition))
             if not page.has_more:
                 break
@@ -118,17 +132,16 @@ def _fused_spec(spec: dg.AssetSpec) -> dg.AssetSpec:
 
 def fuse_weekly_assets(name: str, assets: Sequence[dg.AssetsDefinition], checks: Sequence[dg.AssetChecksDefinition],
                        partitions_def: dg.PartitionsDefinition, **op_kwargs: Any) -> dg.AssetsDefinition:
-    """One multi-asset doing the work of `assets` (in dependency order) and `checks` (partitioned checks
-    of those assets), a range of weeks per run. `op_kwargs` go to `dg.multi_asset` (pool, retry policy)."""
-    order = [a.key.to_user_string() for a in assets]
+    """One multi-asset doing the work of `assets` and `checks` (partitioned checks of those assets), a range
+    of weeks per run, each week's assets in dependency order. `op_kwargs` go to `dg.multi_asset` (pool,
+    retry policy)."""
     specs = {a.key.to_user_string(): a.specs_by_key[a.key] for a in assets}
-    missing = [n for n in order if n not in _ASSET_BODIES]
+    missing = [n for n in specs if n not in _ASSET_BODIES]
     if missing:
         raise ValueError(f"no @week_body recorded for {missing}")
-    upstream = {a: {d.asset_key.to_user_string() for d in specs[a].deps} & set(order) - {a} for a in order}
-    for position, asset in enumerate(order):
-        if later := upstream[asset] & set(order[position + 1:]):
-            raise ValueError(f"{asset} depends on {sorted(later)}, which come after it: list the assets in dependency order")
+    # The same week's assets each asset reads (its own earlier weeks are the walk's order, not this).
+    upstream = {a: {d.asset_key.to_user_string() for d in spec.deps} & set(specs) - {a} for a, spec in specs.items()}
+    order = _in_dependency_order(upstream)
     check_specs = [spec for c in checks for spec in c.check_specs]
     for spec in check_specs:
         if (spec.asset_key.to_user_string(), spec.name) not in _CHECK_BODIES:
@@ -158,7 +171,7 @@ def fuse_weekly_assets(name: str, assets: Sequence[dg.AssetsDefinition], checks:
         single = context.has_partition_key
         evaluated: set[dg.AssetCheckKey] = set()
         done, blocked = _earlier_attempts(context)
-        stopped: dict[tuple[str, str | None], str] = {}  # pair -> why it was not computed or failed
+        stopped: set[tuple[str, str | None]] = set()  # pairs not computed, failed, or whose check could not judge
         failures: list[tuple[str, str | None, BaseException]] = []
         op_config = context.op_config or {}
         if len(weeks) > 1:
@@ -171,7 +184,7 @@ def fuse_weekly_assets(name: str, assets: Sequence[dg.AssetsDefinition], checks:
                     continue
                 halted = sorted(u for u in upstream[asset] if (u, week) in stopped or (u, week) in blocked)
                 if halted:
-                    stopped[(asset, week)] = f"upstream {', '.join(halted)} stopped"
+                    stopped.add((asset, week))
                     if asset in selected:
                         context.log.warning(f"{asset} {week}: not computed, upstream {', '.join(halted)} of the same "
                                             "week failed or failed a blocking check")
@@ -182,7 +195,7 @@ def fuse_weekly_assets(name: str, assets: Sequence[dg.AssetsDefinition], checks:
                         result = _call(_ASSET_BODIES[asset], week_context, op_config.get(asset, {}))
                     except Exception as exc:  # noqa: BLE001 - the week fails alone; raised again at the end
                         context.log.error(f"{asset} {week} failed: {type(exc).__name__}: {exc}")
-                        stopped[(asset, week)] = "failed"
+                        stopped.add((asset, week))
                         failures.append((asset, week, exc))
                         continue
                     metadata = result.metadata if result is not None else None
@@ -198,7 +211,7 @@ def fuse_weekly_assets(name: str, assets: Sequence[dg.AssetsDefinition], checks:
                     except Exception as exc:  # noqa: BLE001
                         context.log.error(f"check {asset}.{spec.name} {week} failed: {type(exc).__name__}: {exc}")
                         if spec.blocking:  # a blocking check that could not judge the week stops what follows
-                            stopped[(asset, week)] = "check failed"
+                            stopped.add((asset, week))
                         failures.append((f"{asset}.{spec.name}", week, exc))
                         continue
                     if single:
@@ -211,7 +224,7 @@ def fuse_weekly_assets(name: str, assets: Sequence[dg.AssetsDefinition], checks:
                             metadata=verdict.metadata, severity=verdict.severity, description=verdict.description,
                             blocking=spec.blocking, partition=week)
                         evaluated.add(spec.key)
-                    if spec.blocking and not verdict.passed and verdict.severity == dg.AssetCheckSeverity.ERROR:
+                    if stops_its_week(verdict.passed, spec.blocking, verdict.severity):
                         blocked.add((asset, week))
         # A range reported its verdicts as events; each evaluated check's output, once, tells Dagster so.
         for name, spec in context.assets_def.check_specs_by_output_name.items():
@@ -228,18 +241,15 @@ def fuse_weekly_assets(name: str, assets: Sequence[dg.AssetsDefinition], checks:
     return _fused
 
 
-def _in_dependency_order(assets: list[dg.AssetsDefinition]) -> list[dg.AssetsDefinition]:
-    """`assets` ordered so that each comes after those it reads (ties keep the given order)."""
-    names = {a.key.to_user_string(): a for a in assets}
-    deps = {n: {d.asset_key.to_user_string() for d in a.specs_by_key[a.key].deps} & set(names) - {n}
-            for n, a in names.items()}
+def _in_dependency_order(upstream: dict[str, set[str]]) -> list[str]:
+    """The assets ordered so that each comes after those in `upstream[asset]` (ties keep the given order)."""
     ordered: list[str] = []
-    while len(ordered) < len(names):
-        ready = [n for n in names if n not in ordered and deps[n] <= set(ordered)]
+    while len(ordered) < len(upstream):
+        ready = [n for n in upstream if n not in ordered and upstream[n] <= set(ordered)]
         if not ready:
-            raise ValueError(f"the weekly assets depend on each other in a cycle: {sorted(set(names) - set(ordered))}")
+            raise ValueError(f"the weekly assets depend on each other in a cycle: {sorted(set(upstream) - set(ordered))}")
         ordered.append(ready[0])
-    return [names[n] for n in ordered]
+    return ordered
 
 
 def fuse_weekly_definitions(defs: dg.Definitions, name: str, partitions_def: dg.PartitionsDefinition,
@@ -251,7 +261,7 @@ def fuse_weekly_definitions(defs: dg.Definitions, name: str, partitions_def: dg.
     keys = {a.key for a in weekly}
     checks = [c for c in defs.asset_checks or []
               if all(s.partitions_def == partitions_def and s.asset_key in keys for s in c.check_specs)]
-    fused = fuse_weekly_assets(name, _in_dependency_order(weekly), checks, partitions_def, **op_kwargs)
+    fused = fuse_weekly_assets(name, weekly, checks, partitions_def, **op_kwargs)
     return dg.Definitions(
         assets=[fused, *(a for a in defs.assets or [] if a not in weekly)],
         asset_checks=[c for c in defs.asset_checks or [] if c not in checks],

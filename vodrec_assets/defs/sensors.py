@@ -16,6 +16,7 @@ from __future__ import annotations
 import dagster as dg
 
 from vodrec_assets.alerts import Alert, AlertNotifier, alert_sensor, FailedCheck, classify_failed_run
+from vodrec_assets.fused_weeks import stops_its_week
 
 FAILED_RUN_TITLES = {
     "blocked": "week {week} blocked at ingestion",
@@ -40,7 +41,7 @@ def describe_failed_run(instance: dg.DagsterInstance, run: dg.DagsterRun) -> Ale
     checks, stopped_weeks = [], set()
     for record in instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION).records:
         evaluation = record.event_log_entry.dagster_event.event_specific_data
-        if not evaluation.passed and evaluation.blocking and evaluation.severity == dg.AssetCheckSeverity.ERROR:
+        if stops_its_week(evaluation.passed, evaluation.blocking, evaluation.severity):
             checks.append(FailedCheck(evaluation.asset_key.to_python_identifier(), evaluation.check_name,
                                       evaluation.description or ""))
             stopped_weeks.add(evaluation.partition)

@@ -54,3 +54,15 @@ def weekly_check(asset: str, description: str, blocking: bool = False, name: str
         return decorator(fn)
 
     return wrap
+
+
+def summary_check(asset: str, description: str):
+    """A check of an unpartitioned summary (`fused_weeks.summary_body`), its function also recorded for the
+    weekly step, which evaluates it after each rebuild; the Checks tab can still execute it alone."""
+    decorator = dg.asset_check(asset=asset, description=description)
+
+    def wrap(fn):
+        check_body(asset, fn.__name__, fn)
+        return decorator(fn)
+
+    return wrap

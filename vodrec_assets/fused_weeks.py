@@ -17,6 +17,11 @@ reads the weeks that exist, as in a job backfill). At the end the step fails if 
 the run, the backfill and the alerts say so; every other (asset, week) pair is materialized exactly once.
 A retried attempt skips the pairs its run already materialized.
 
+After its walk the step rebuilds the unpartitioned summaries of the weeks it changed (`summary_body`:
+`metrics_history`), once per run. Declared as plain asset specs that nothing else materializes, they are
+no separate run after the weekly one: "Materialize all" of a range would otherwise wait for the backfill
+daemon's next 30-second iteration to start that run, and one more to see it finish.
+
 The asset and check functions stay in their domain modules: `week_body` and `weekly_check` record them
 beside the `@dg.asset` / `@dg.asset_check` wrapping them, so each can still be invoked, tested and
 benchmarked alone; `definitions.py` fuses what the defs folder loads (`fuse_weekly_definitions`).
@@ -35,6 +40,7 @@ import dagster as dg
 
 _ASSET_BODIES: dict[str, Callable[..., dg.MaterializeResult]] = {}
 _CHECK_BODIES: dict[tuple[str, str], Callable[..., dg.AssetCheckResult]] = {}
+_SUMMARY_BODIES: dict[str, Callable[..., dg.MaterializeResult]] = {}
 
 
 def week_body(fn: Callable[..., dg.MaterializeResult]) -> Callable[..., dg.MaterializeResult]:
@@ -45,6 +51,32 @@ def week_body(fn: Callable[..., dg.MaterializeResult]) -> Callable[..., dg.Mater
 
 def check_body(asset: str, name: str, fn: Callable[..., dg.AssetCheckResult]) -> None:
     _CHECK_BODIES[(asset, name)] = fn
+
+
+_Rebuild = Callable[..., dg.MaterializeResult]
+
+
+def summary_body(spec: dg.AssetSpec) -> Callable[[_Rebuild], _Rebuild]:
+    """Records `fn` as the rebuild of `spec`: an unpartitioned summary of weekly assets, whose deps name the
+    weekly assets it reads. The weekly step rebuilds it once, after its walk, when it materialized a week of
+    one of them; nothing else materializes it, so "Materialize all" of a range waits for no second run (and
+    no backfill daemon iteration) after the weekly one."""
+    def record(fn: _Rebuild) -> _Rebuild:
+        _SUMMARY_BODIES[spec.key.to_user_string()] = fn
+        return fn
+    return record
+
+
+def refresh_summary(context: Any, asset: str) -> Iterator[dg.AssetMaterialization | dg.AssetCheckEvaluation]:
+    """Rebuild the summary `asset` and evaluate its recorded checks, as events of the calling step or op."""
+    result = _call(_SUMMARY_BODIES[asset], context, {})
+    yield dg.AssetMaterialization(asset_key=asset, metadata=result.metadata if result is not None else None)
+    for (checked, name), fn in _CHECK_BODIES.items():
+        if checked == asset:
+            verdict: dg.AssetCheckResult = _call(fn, context, {})
+            yield dg.AssetCheckEvaluation(
+                asset_key=dg.AssetKey(asset), check_name=name, passed=verdict.passed, metadata=verdict.metadata,
+                severity=verdict.severity, description=verdict.description)
 
 
 class WeekContext:
@@ -131,10 +163,11 @@ def _fused_spec(spec: dg.AssetSpec) -> dg.AssetSpec:
 
 
 def fuse_weekly_assets(name: str, assets: Sequence[dg.AssetsDefinition], checks: Sequence[dg.AssetChecksDefinition],
-                       partitions_def: dg.PartitionsDefinition, **op_kwargs: Any) -> dg.AssetsDefinition:
+                       partitions_def: dg.PartitionsDefinition, summaries: Sequence[dg.AssetSpec] = (),
+                       **op_kwargs: Any) -> dg.AssetsDefinition:
     """One multi-asset doing the work of `assets` and `checks` (partitioned checks of those assets), a range
-    of weeks per run, each week's assets in dependency order. `op_kwargs` go to `dg.multi_asset` (pool,
-    retry policy)."""
+    of weeks per run, each week's assets in dependency order, then the `summaries` of the weeks it changed
+    (`summary_body`). `op_kwargs` go to `dg.multi_asset` (pool, retry policy)."""
     specs = {a.key.to_user_string(): a.specs_by_key[a.key] for a in assets}
     missing = [n for n in specs if n not in _ASSET_BODIES]
     if missing:
@@ -150,6 +183,12 @@ def fuse_weekly_assets(name: str, assets: Sequence[dg.AssetsDefinition], checks:
     configs = {a: c[1] for a in order if (c := _config_param(_ASSET_BODIES[a]))}
     resource_keys = {key for a in assets for key in a.required_resource_keys}
     resource_keys |= {key for c in checks for key in c.required_resource_keys}
+    summary_inputs = {s.key.to_user_string(): {d.asset_key.to_user_string() for d in s.deps} & set(specs)
+                      for s in summaries}
+    missing = [n for n in summary_inputs if n not in _SUMMARY_BODIES]
+    if missing:
+        raise ValueError(f"no @summary_body recorded for {missing}")
+    resource_keys |= {p for n in summary_inputs for fn in _summary_functions(n) for p in _parameters(fn)[1]}
 
     @dg.multi_asset(
         name=name,
@@ -171,6 +210,7 @@ def fuse_weekly_assets(name: str, assets: Sequence[dg.AssetsDefinition], checks:
         single = context.has_partition_key
         evaluated: set[dg.AssetCheckKey] = set()
         done, blocked = _earlier_attempts(context)
+        changed = {asset for asset, _ in done}  # the assets of which this run materialized a week
         stopped: set[tuple[str, str | None]] = set()  # pairs not computed, failed, or whose check could not judge
         failures: list[tuple[str, str | None, BaseException]] = []
         op_config = context.op_config or {}
@@ -199,6 +239,7 @@ def fuse_weekly_assets(name: str, assets: Sequence[dg.AssetsDefinition], checks:
                         failures.append((asset, week, exc))
                         continue
                     metadata = result.metadata if result is not None else None
+                    changed.add(asset)
                     # One week: Dagster's own result (its output lets the run's later steps, e.g. the
                     # deadline check, run). A range: one event per week, as an output would be for all.
                     yield (dg.MaterializeResult(asset_key=asset, metadata=metadata) if single else
@@ -226,6 +267,14 @@ def fuse_weekly_assets(name: str, assets: Sequence[dg.AssetsDefinition], checks:
                         evaluated.add(spec.key)
                     if stops_its_week(verdict.passed, spec.blocking, verdict.severity):
                         blocked.add((asset, week))
+        for summary, inputs in summary_inputs.items():
+            if inputs & changed:  # a stopped week changed nothing, but the weeks that ran did
+                context.log.info(f"{summary}: rebuilding it, this run changed {', '.join(sorted(inputs & changed))}")
+                try:
+                    yield from refresh_summary(WeekContext(context, None), summary)
+                except Exception as exc:  # noqa: BLE001 - the weeks stay materialized; the run fails for it
+                    context.log.error(f"{summary} failed: {type(exc).__name__}: {exc}")
+                    failures.append((summary, None, exc))
         # A range reported its verdicts as events; each evaluated check's output, once, tells Dagster so.
         for name, spec in context.assets_def.check_specs_by_output_name.items():
             if spec.key in evaluated:
@@ -239,6 +288,24 @@ def fuse_weekly_assets(name: str, assets: Sequence[dg.AssetsDefinition], checks:
                 from failures[0][2]
 
     return _fused
+
+
+def _summary_functions(asset: str) -> list[Callable]:
+    return [_SUMMARY_BODIES[asset], *(fn for (checked, _), fn in _CHECK_BODIES.items() if checked == asset)]
+
+
+def summary_job(asset: str, name: str, description: str, **job_kwargs: Any) -> dg.JobDefinition:
+    """A job of one op that rebuilds the summary `asset` on demand (and evaluates its checks)."""
+    @dg.op(name=f"rebuild_{asset}", out={}, description=description,
+           required_resource_keys={p for fn in _summary_functions(asset) for p in _parameters(fn)[1]})
+    def rebuild(context: dg.OpExecutionContext) -> Iterator[Any]:
+        yield from refresh_summary(context, asset)
+
+    @dg.job(name=name, description=description, **job_kwargs)
+    def job() -> None:
+        rebuild()
+
+    return job
 
 
 def _in_dependency_order(upstream: dict[str, set[str]]) -> list[str]:
@@ -255,13 +322,16 @@ def _in_dependency_order(upstream: dict[str, set[str]]) -> list[str]:
 def fuse_weekly_definitions(defs: dg.Definitions, name: str, partitions_def: dg.PartitionsDefinition,
                             **op_kwargs: Any) -> dg.Definitions:
     """`defs` with its assets of `partitions_def` whose function `week_body` recorded, and their checks of
-    `partitions_def`, replaced by one fused step (`fuse_weekly_assets`)."""
+    `partitions_def`, replaced by one fused step (`fuse_weekly_assets`) that also rebuilds the summaries
+    (asset specs whose rebuild `summary_body` recorded)."""
     weekly = [a for a in defs.assets or [] if isinstance(a, dg.AssetsDefinition) and a.is_executable
               and a.partitions_def == partitions_def and a.key.to_user_string() in _ASSET_BODIES]
     keys = {a.key for a in weekly}
     checks = [c for c in defs.asset_checks or []
               if all(s.partitions_def == partitions_def and s.asset_key in keys for s in c.check_specs)]
-    fused = fuse_weekly_assets(name, weekly, checks, partitions_def, **op_kwargs)
+    summaries = [a for a in defs.assets or []
+                 if isinstance(a, dg.AssetSpec) and a.key.to_user_string() in _SUMMARY_BODIES]
+    fused = fuse_weekly_assets(name, weekly, checks, partitions_def, summaries, **op_kwargs)
     return dg.Definitions(
         assets=[fused, *(a for a in defs.assets or [] if a not in weekly)],
         asset_checks=[c for c in defs.asset_checks or [] if c not in checks],

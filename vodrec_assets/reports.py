@@ -49,7 +49,9 @@ def plot_history(history: pd.DataFrame, dpi: int = 100) -> bytes:
         finish_week_axes(ax, title)
         stride = max(1, -(-len(weeks) // 12))  # at most 12 labelled weeks, each on its Monday
         ax.set_xticks(weeks[::stride], history["week"].astype(str)[::stride])
-    return figure_png(fig, dpi)
+    # Fixed margins: tight_layout would draw the figure once more, and the weekly step draws this every run.
+    fig.subplots_adjust(left=0.05, right=0.99, top=0.93, bottom=0.27, wspace=0.15)
+    return figure_png(fig, dpi, tight=False)
 
 
 def finish_week_axes(ax, title: str) -> None:
@@ -60,15 +62,27 @@ def finish_week_axes(ax, title: str) -> None:
     ax.tick_params(axis="x", rotation=45)
 
 
-def figure_png(fig, dpi: int = 100) -> bytes:
+def figure_png(fig, dpi: int = 100, tight: bool = True) -> bytes:
     """The figure as PNG bytes without a timestamp or version (re-runs write the same bytes); closed."""
     import matplotlib.pyplot as plt
 
-    fig.tight_layout()
+    if tight:
+        fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
     plt.close(fig)
     return buf.getvalue()
+
+
+def thumbnail(png: bytes, scale: float) -> bytes:
+    """The PNG scaled by `scale` (a smaller copy for the UI's event log, without drawing the chart again)."""
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(png))
+    small = image.resize((round(image.width * scale), round(image.height * scale)), Image.Resampling.LANCZOS)
+    out = io.BytesIO()
+    small.save(out, format="PNG")
+    return out.getvalue()
 
 
 def plot_comparison(per_week: pd.DataFrame, metric: str) -> bytes:

@@ -125,8 +125,11 @@ def run(weeks: int, first: int, count: int, kinds: list[str], workdir: Path, sca
     package = (code or root) / "vodrec_assets"
     for name in ("dagster.yaml", "pyproject.toml"):
         shutil.copy(package.parent / name, workdir / name)
-    if not (workdir / "vodrec_assets").exists():
-        (workdir / "vodrec_assets").symlink_to(package)
+    link = workdir / "vodrec_assets"
+    if link.is_symlink() and link.resolve() != package.resolve():  # a reused workdir, another --code
+        link.unlink()
+    if not link.exists():
+        link.symlink_to(package)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VODREC_", "DAGSTER_"))}
     env["VODREC_HOME"] = str(workdir / ".vodrec")
     env["PYTHONPATH"] = str(package.parent)  # the package under test, before the installed one

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dagster as dg
 
 from vodrec_assets.asset_defaults import JOB_TAG
+from vodrec_assets.defs.evaluation import assets as evaluation_assets  # noqa: F401 - records the rebuild
 
 # The check modules, not their objects: a definition imported into this module would be found twice.
 from vodrec_assets.defs.evaluation import checks as evaluation_checks
@@ -14,13 +15,14 @@ from vodrec_assets.defs.features import checks as features_checks
 from vodrec_assets.defs.ingestion import checks as ingestion_checks
 from vodrec_assets.defs.serving import checks as serving_checks
 from vodrec_assets.defs.training import checks as training_checks
+from vodrec_assets.fused_weeks import summary_job
 from vodrec_assets.partitions import weekly_partitions
 
 WEEKLY_GROUPS = ("ingestion", "features", "training", "evaluation", "serving")
 
 weekly_retrain = dg.define_asset_job(
     name="weekly_retrain",
-    selection=dg.AssetSelection.groups(*WEEKLY_GROUPS) - dg.AssetSelection.assets("metrics_history"),
+    selection=dg.AssetSelection.groups(*WEEKLY_GROUPS),
     partitions_def=weekly_partitions,
     description="Retrain the recommender for one week: ingest, clean, build the matrix, train, evaluate, "
                 "gate, publish recommendations.",
@@ -28,10 +30,11 @@ weekly_retrain = dg.define_asset_job(
 )
 
 
-publish_metrics_history = dg.define_asset_job(
-    name="publish_metrics_history",
-    selection=dg.AssetSelection.assets("metrics_history"),
-    description="Rebuild the metrics history table, plot and dashboard files from every week's metrics.",
+# The weekly step rebuilds metrics_history after each run; this rebuilds it alone (e.g. after a week's
+# stored metrics were deleted by hand).
+publish_metrics_history = summary_job(
+    "metrics_history", "publish_metrics_history",
+    "Rebuild the metrics history table, plot and dashboard files from every week's metrics.",
 )
 
 

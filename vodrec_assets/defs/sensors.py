@@ -114,13 +114,12 @@ def alert_on_model_not_promoted(context: dg.SensorEvaluationContext, alerts: Ale
 
 
 # Dagster's own automation sensor, running by default (the one Dagster creates itself starts stopped, so
-# `metrics_history` would never refresh after UI runs): it evaluates every asset's automation condition,
-# i.e. metrics_history after weekly runs, backfills and schedule ticks, and the weekly unassigned-rows audit.
+# the weekly unassigned-rows audit would never run): it evaluates every asset's automation condition.
 automation_sensor = dg.AutomationConditionSensorDefinition(
     name="vodrec_automation_sensor",
     target=dg.AssetSelection.all(),
     default_status=dg.DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=30,
-    description="Materializes the assets whose automation condition is met: metrics_history once the "
-                "weekly metrics it reads have changed and no run or backfill is writing them.",
+    description="Materializes the assets whose automation condition is met: the weekly audit of the log "
+                "rows no week reads (unassigned_log_rows).",
 )

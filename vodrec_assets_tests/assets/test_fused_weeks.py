@@ -81,6 +81,7 @@ def both(tmp_path_factory, tiny_source_db):
         _without_logs_of(ws.db_path, WEEKS[2], WEEKS[3])
     runs = [dg.materialize(step_per_asset(), partition_key=week, resources=alone.resources, instance=alone.instance,
                            raise_on_error=False) for week in WEEKS]
+    evaluation.rebuild_metrics_history(alone.artifacts, alone.source)  # what the weekly step does after its weeks
     weekly_step = next(a for a in defs.assets if isinstance(a, dg.AssetsDefinition) and a.op.name == WEEKLY_STEP)
     result = dg.materialize([weekly_step], resources=fused.resources, instance=fused.instance, tags=RANGE_TAGS,
                             raise_on_error=False)
@@ -102,6 +103,12 @@ def test_one_fused_run_over_the_range_materializes_and_checks_what_week_runs_do(
     assert ("recommendations", WEEKS[3]) in materialized_fused  # the week after goes on
     assert verdicts_fused == verdicts_alone
     assert verdicts_fused[("raw_vod_logs", "raw_vod_logs_shape", WEEKS[2])] is False
+    # metrics_history rebuilt once, after the range's last week, from the three weeks with metrics
+    history = [e.materialization for e in result.get_asset_materialization_events()
+               if e.asset_key.to_user_string() == "metrics_history"]
+    assert [h.metadata["weeks"].value for h in history] == [3]
+    assert [e.passed for e in result.get_asset_check_evaluations()
+            if e.asset_key.to_user_string() == "metrics_history"] == [True]
 
 
 def test_one_fused_run_writes_the_artifacts_of_the_week_runs_byte_for_byte(both):

@@ -123,13 +123,19 @@ def test_failed_quality_gate_stops_recommendations(tmp_path, tiny_source_db):
     assert count == 0
 
 
-def test_metrics_history_is_rebuilt_not_appended(three_weeks):
-    from vodrec_assets.defs.evaluation.assets import metrics_history
+def test_metrics_history_is_rebuilt_by_each_weekly_run_and_not_appended(three_weeks):
+    from vodrec_assets.definitions import defs
 
-    ws, _ = three_weeks
-    for _ in range(2):  # a re-run must not duplicate a week
-        result = dg.materialize([metrics_history], resources=ws.resources, instance=ws.instance)
+    ws, results = three_weeks
+    for weeks_so_far, result in enumerate(results, start=1):  # the weekly step rebuilt it after its week
+        assert metadata(result, "metrics_history")["weeks"] == weeks_so_far
+        verdicts = [e for e in result.get_asset_check_evaluations() if e.asset_key.to_user_string() == "metrics_history"]
+        assert [e.passed for e in verdicts] == [True]
+    for _ in range(2):  # its own job rebuilds it alone; a re-run must not duplicate a week
+        result = defs.resolve_job_def("publish_metrics_history").execute_in_process(
+            resources=ws.resources, instance=ws.instance)
         assert result.success
+        assert metadata(result, "metrics_history")["weeks"] == len(WEEKS)
     history = ws.artifacts.read_parquet("metrics_history/metrics_history.parquet")
     assert history["week"].tolist() == WEEKS
     precision = ws.artifacts.read_json("model_accuracy/precision.json")

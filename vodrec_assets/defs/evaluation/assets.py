@@ -9,9 +9,9 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
-from vodrec_assets.asset_defaults import OWNERS, TRAINING_POOL, io_retry_policy, rounded, weekly_asset_kwargs
-from vodrec_assets.fused_weeks import week_body
-from vodrec_assets.reports import legacy_dashboard_files, plot_history
+from vodrec_assets.asset_defaults import OWNERS, TRAINING_POOL, rounded, weekly_asset_kwargs
+from vodrec_assets.fused_weeks import summary_body, week_body
+from vodrec_assets.reports import legacy_dashboard_files, plot_history, thumbnail
 from vodrec_assets.artifacts import (
     LEGACY_DASHBOARD_FILE, METRICS_HISTORY, METRICS_PLOT, SCORE_MATRIX, TRAINED_MODEL, WEEKLY_METRICS, WEEKLY_PAIR_STATS,
     load_model, load_score_matrix, load_weekly_metrics,
@@ -112,36 +112,25 @@ def weekly_metrics(context: dg.AssetExecutionContext, artifacts: ArtifactStore,
                                                   "model_family": model.family}))
 
 
-# Dagster's eager() also waits until no week of weekly_metrics is missing, which a week blocked at
-# ingestion keeps true for ever; this refreshes after any change once no run or backfill writes the metrics
-# (so once per backfill), evaluated by the automation sensor in defs/sensors.py.
-# Handled = requested, or updated in a tick where no week's metrics changed. since_last_handled() would also
-# count an update of metrics_history in the same tick as a newer week's metrics (a backfill's refresh, then
-# a weekly run, within one 30 s tick) as handling it: the newer week would never reach the history.
-_HANDLED = (
-    dg.AutomationCondition.newly_requested()
-    | dg.AutomationCondition.initial_evaluation()
-    | (dg.AutomationCondition.newly_updated() & ~dg.AutomationCondition.any_deps_updated())
-).with_label("handled (requested, or updated with no newer weekly metrics)")
-REFRESH_AFTER_WEEKLY_METRICS = (
-    (dg.AutomationCondition.newly_missing() | dg.AutomationCondition.any_deps_updated()).since(_HANDLED)
-    & ~dg.AutomationCondition.any_deps_in_progress()
-    & ~dg.AutomationCondition.in_progress()
-).with_label("weekly metrics changed, none in progress")
+# The chart shown inside the UI (Markdown image in the metadata), scaled from the full-size one: small
+# enough for the event log.
+UI_PLOT_SCALE = 0.6
 
-# The chart shown inside the UI (Markdown image in the metadata): small enough for the event log.
-UI_PLOT_DPI = 60
-
-
-@dg.asset(
-    group_name="evaluation", kinds={"pandas", "parquet"}, code_version="1", owners=OWNERS,
-    deps=[WEEKLY_METRICS.dep()], automation_condition=REFRESH_AFTER_WEEKLY_METRICS, retry_policy=io_retry_policy(),
+metrics_history = dg.AssetSpec(
+    "metrics_history", group_name="evaluation", kinds={"pandas", "parquet"}, owners=OWNERS,
+    deps=[WEEKLY_METRICS.dep()],
+    description="Every week's metrics as one table, rebuilt by the weekly step at the end of each run that "
+                "materialized a week of weekly_metrics (a range: once, after its last week), and on demand "
+                "by the job publish_metrics_history: `metrics_history/metrics_history.parquet`, a PNG plot, "
+                "the original dashboard's `model_accuracy/<metric>.json` files and the `metrics_history` table "
+                "the dashboard page reads. Not materialized on its own, so a backfill waits for no second run.",
 )
-def metrics_history(context: dg.AssetExecutionContext, artifacts: ArtifactStore,
-                    source_db: SourceDatabase) -> dg.MaterializeResult:
-    """Every week's metrics as one table, rebuilt from the weekly partitions each time (a re-run never
-    duplicates a week): `metrics_history/metrics_history.parquet`, a PNG plot, the original dashboard's
-    `model_accuracy/<metric>.json` files, and the `metrics_history` table the dashboard page reads."""
+
+
+@summary_body(metrics_history)
+def rebuild_metrics_history(artifacts: ArtifactStore, source_db: SourceDatabase) -> dg.MaterializeResult:
+    """`metrics_history` from every stored week's metrics, rebuilt whole each time (a re-run never
+    duplicates a week), the failed quality gates included."""
     records = load_weekly_metrics(artifacts)
     history = pd.DataFrame([{"week": r["week"], **r["metrics"], "quality_gate_passed": float(r["quality_gate_passed"])}
                             for r in records])
@@ -157,7 +146,7 @@ def metrics_history(context: dg.AssetExecutionContext, artifacts: ArtifactStore,
         long = history.melt(id_vars="week", var_name="metric", value_name="value").dropna(subset=["value"])
         source_db.replace_all_rows("metrics_history", long)
         last = history.iloc[-1]
-        chart = base64.b64encode(plot_history(history, dpi=UI_PLOT_DPI)).decode()
+        chart = base64.b64encode(thumbnail(png, UI_PLOT_SCALE)).decode()
         metadata |= {"last_week": str(last["week"]), "plot_path": METRICS_PLOT.uri(artifacts),
                      "plot": dg.MetadataValue.md(f"![weekly metrics, model against popularity](data:image/png;base64,{chart})"),
                      "preview": dg.MetadataValue.md(history.tail(12).round(4).to_markdown(index=False))}

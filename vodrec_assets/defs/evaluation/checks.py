@@ -8,7 +8,7 @@ import dagster as dg
 warnings.filterwarnings("ignore", message=".*partitions_def on an AssetCheckSpec.*")
 
 from vodrec_assets.artifacts import METRICS_HISTORY, WEEKLY_METRICS  # noqa: E402
-from vodrec_assets.check_support import check_result, checked_week, weekly_check  # noqa: E402
+from vodrec_assets.check_support import check_result, checked_week, summary_check, weekly_check  # noqa: E402
 from vodrec_assets.partitions import previous_week  # noqa: E402
 from vodrec_assets.quality import QualityPolicy  # noqa: E402
 from vodrec_assets.recsys import rules  # noqa: E402
@@ -34,7 +34,7 @@ def map_regression(context: dg.AssetCheckExecutionContext, artifacts: ArtifactSt
     return check_result(rules.map_regression(previous, current, quality.regression_tolerance))
 
 
-@dg.asset_check(asset="metrics_history", description="One row per week with stored metrics, and no other week.")
+@summary_check("metrics_history", "One row per week with stored metrics, and no other week.")
 def metrics_history_one_row_per_week(artifacts: ArtifactStore) -> dg.AssetCheckResult:
     from vodrec_assets.artifacts import load_weekly_metrics
 

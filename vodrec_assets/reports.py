@@ -32,12 +32,12 @@ def legacy_dashboard_files(history: pd.DataFrame) -> dict[str, dict]:
 
 
 def plot_history(history: pd.DataFrame, dpi: int = 100) -> bytes:
-    import matplotlib
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=False)
+    # A Figure of its own, outside pyplot's registry: the weekly step draws this in every run, and a
+    # long-lived process (the demo's) keeps nothing of it.
+    fig = Figure(figsize=(12, 4.5))
+    axes = fig.subplots(1, 2, sharey=False)
     weeks = pd.to_datetime(history["week"])
     for ax, prefix, title in ((axes[0], "", "next-week protocol"), (axes[1], "holdout_", "holdout protocol (original)")):
         for metric, style in (("precision_at_10", "-o"), ("map_at_10", "-s")):
@@ -64,13 +64,14 @@ def finish_week_axes(ax, title: str) -> None:
 
 def figure_png(fig, dpi: int = 100, tight: bool = True) -> bytes:
     """The figure as PNG bytes without a timestamp or version (re-runs write the same bytes); closed."""
-    import matplotlib.pyplot as plt
-
     if tight:
         fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
-    plt.close(fig)
+    if fig.canvas.manager is not None:  # a pyplot figure: pyplot keeps it until closed
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
     return buf.getvalue()
 
 

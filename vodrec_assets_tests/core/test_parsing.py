@@ -15,7 +15,7 @@ from vodrec_assets.recsys import week_stats
 from vodrec_assets.recsys.cleaning import (
     CLICK_COLUMNS, CLICK_NUMERIC, REASONS, WATCH_COLUMNS, WATCH_NUMERIC, validate_logs, weekly_pair_stats,
 )
-from vodrec_assets.recsys.parsing import LOG_DT_FORMAT, duplicate_rows, is_in, log_dt_values, numeric_values
+from vodrec_assets.recsys.parsing import LOG_DT_FORMAT, duplicate_rows, is_in, log_dt_values, number_flags, numeric_values
 from vodrec_assets.resources import SourceDatabase
 from vodrec_assets.sources.synthetic import generate
 
@@ -247,3 +247,11 @@ def test_a_week_stored_as_sqlite_text_validates_to_the_same_rows(dirty_week, tab
     for col in numeric:
         np.testing.assert_array_equal(pd.to_numeric(text.quarantined[col], errors="coerce"),
                                       pd.to_numeric(typed.quarantined[col], errors="coerce"))
+
+
+def test_a_drivers_float_nan_is_non_finite_not_null():
+    """A driver hands rows over as Python objects: None is NULL, a float NaN is a value that is no number
+    (Hypothesis found a kept row with episode_num NaN)."""
+    non_numeric, non_finite = number_flags(pd.Series([float("nan"), np.float64("nan"), None, 3, "4"], dtype=object))
+    assert non_finite.tolist() == [True, True, False, False, False]
+    assert not non_numeric.any()

@@ -192,7 +192,9 @@ def non_finite(series: pd.Series, values: np.ndarray, bad: np.ndarray) -> np.nda
     too many for pandas, parse to NaN like junk does: those few are told apart by Python's float()."""
     out = np.isinf(values)
     if series.dtype == object:  # a driver's float NaN is a value that is no number; None is NULL
-        out |= np.fromiter((isinstance(v, float) and v != v for v in series.tolist()), bool, len(series))
+        empty = np.flatnonzero(np.isnan(values) & ~bad)  # read as NULL: the few to tell apart
+        if len(empty):
+            out[empty] = [isinstance(v, float) and v != v for v in series.iloc[empty].tolist()]
     maybe = np.flatnonzero(bad)
     if len(maybe):
         out[maybe] = [_is_infinite_or_nan_text(v) for v in series.iloc[maybe].tolist()]

@@ -43,11 +43,9 @@ def checked_week(context: dg.AssetCheckExecutionContext, artifacts: ArtifactStor
     return weeks[-1]
 
 
-def weekly_check(asset: str, description: str, blocking: bool = False, name: str | None = None):
-    """A partitioned check of `asset`, its function also recorded for the fused weekly step (fused_weeks.py),
-    which calls it week by week in a run over a range."""
-    decorator = dg.asset_check(asset=asset, name=name, partitions_def=weekly_partitions, blocking=blocking,
-                               description=description)
+def _recorded_check(asset: str, name: str | None, **asset_check_kwargs):
+    """`@dg.asset_check(asset=asset, ...)` whose function is also recorded for the fused weekly step."""
+    decorator = dg.asset_check(asset=asset, name=name, **asset_check_kwargs)
 
     def wrap(fn):
         check_body(asset, name or fn.__name__, fn)
@@ -56,13 +54,13 @@ def weekly_check(asset: str, description: str, blocking: bool = False, name: str
     return wrap
 
 
+def weekly_check(asset: str, description: str, blocking: bool = False, name: str | None = None):
+    """A partitioned check of `asset`, its function also recorded for the fused weekly step (fused_weeks.py),
+    which calls it week by week in a run over a range."""
+    return _recorded_check(asset, name, partitions_def=weekly_partitions, blocking=blocking, description=description)
+
+
 def summary_check(asset: str, description: str):
     """A check of an unpartitioned summary (`fused_weeks.summary_body`), its function also recorded for the
     weekly step, which evaluates it after each rebuild; the Checks tab can still execute it alone."""
-    decorator = dg.asset_check(asset=asset, description=description)
-
-    def wrap(fn):
-        check_body(asset, fn.__name__, fn)
-        return decorator(fn)
-
-    return wrap
+    return _recorded_check(asset, None, description=description)

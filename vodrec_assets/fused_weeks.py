@@ -71,12 +71,11 @@ def refresh_summary(context: Any, asset: str) -> Iterator[dg.AssetMaterializatio
     """Rebuild the summary `asset` and evaluate its recorded checks, as events of the calling step or op."""
     result = _call(_SUMMARY_BODIES[asset], context, {})
     yield dg.AssetMaterialization(asset_key=asset, metadata=result.metadata if result is not None else None)
-    for (checked, name), fn in _CHECK_BODIES.items():
-        if checked == asset:
-            verdict: dg.AssetCheckResult = _call(fn, context, {})
-            yield dg.AssetCheckEvaluation(
-                asset_key=dg.AssetKey(asset), check_name=name, passed=verdict.passed, metadata=verdict.metadata,
-                severity=verdict.severity, description=verdict.description)
+    for name, fn in _summary_checks(asset).items():
+        verdict: dg.AssetCheckResult = _call(fn, context, {})
+        yield dg.AssetCheckEvaluation(
+            asset_key=dg.AssetKey(asset), check_name=name, passed=verdict.passed, metadata=verdict.metadata,
+            severity=verdict.severity, description=verdict.description)
 
 
 class WeekContext:
@@ -188,7 +187,7 @@ def fuse_weekly_assets(name: str, assets: Sequence[dg.AssetsDefinition], checks:
     missing = [n for n in summary_inputs if n not in _SUMMARY_BODIES]
     if missing:
         raise ValueError(f"no @summary_body recorded for {missing}")
-    resource_keys |= {p for n in summary_inputs for fn in _summary_functions(n) for p in _parameters(fn)[1]}
+    resource_keys |= {key for n in summary_inputs for key in _summary_resource_keys(n)}
 
     @dg.multi_asset(
         name=name,
@@ -290,14 +289,19 @@ def fuse_weekly_assets(name: str, assets: Sequence[dg.AssetsDefinition], checks:
     return _fused
 
 
-def _summary_functions(asset: str) -> list[Callable]:
-    return [_SUMMARY_BODIES[asset], *(fn for (checked, _), fn in _CHECK_BODIES.items() if checked == asset)]
+def _summary_checks(asset: str) -> dict[str, Callable[..., dg.AssetCheckResult]]:
+    return {name: fn for (checked, name), fn in _CHECK_BODIES.items() if checked == asset}
+
+
+def _summary_resource_keys(asset: str) -> set[str]:
+    """The resources the summary's rebuild and its checks take, by their parameters' names."""
+    return {key for fn in (_SUMMARY_BODIES[asset], *_summary_checks(asset).values()) for key in _parameters(fn)[1]}
 
 
 def summary_job(asset: str, name: str, description: str, **job_kwargs: Any) -> dg.JobDefinition:
     """A job of one op that rebuilds the summary `asset` on demand (and evaluates its checks)."""
     @dg.op(name=f"rebuild_{asset}", out={}, description=description,
-           required_resource_keys={p for fn in _summary_functions(asset) for p in _parameters(fn)[1]})
+           required_resource_keys=_summary_resource_keys(asset))
     def rebuild(context: dg.OpExecutionContext) -> Iterator[Any]:
         yield from refresh_summary(context, asset)
 
